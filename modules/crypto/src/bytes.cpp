@@ -1,0 +1,54 @@
+#include "bettensor/crypto/bytes.hpp"
+
+#include <sodium.h>
+
+#include "sodium_init.hpp"
+
+namespace bettensor::crypto {
+
+std::string to_hex(bytes_view bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
+  out.pop_back();  // sodium writes a terminating NUL
+  return out;
+}
+
+namespace {
+std::string_view strip_prefix(std::string_view hex, bool allow_prefix) {
+  if (allow_prefix && hex.size() >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
+    hex.remove_prefix(2);
+  }
+  return hex;
+}
+
+bool decode_into(std::string_view hex, std::uint8_t* out, std::size_t out_size) {
+  if (hex.size() != out_size * 2) return false;
+  std::size_t written = 0;
+  const char* end = nullptr;
+  if (sodium_hex2bin(out, out_size, hex.data(), hex.size(), nullptr, &written, &end) != 0) {
+    return false;
+  }
+  return written == out_size && end == hex.data() + hex.size();
+}
+}  // namespace
+
+std::optional<std::vector<std::uint8_t>> from_hex(std::string_view hex, bool allow_prefix) {
+  hex = strip_prefix(hex, allow_prefix);
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::vector<std::uint8_t> out(hex.size() / 2);
+  if (!decode_into(hex, out.data(), out.size())) return std::nullopt;
+  return out;
+}
+
+bool from_hex_exact(std::string_view hex, std::span<std::uint8_t> out, bool allow_prefix) {
+  return decode_into(strip_prefix(hex, allow_prefix), out.data(), out.size());
+}
+
+void random_bytes(std::span<std::uint8_t> out) noexcept {
+  detail::ensure_sodium();
+  randombytes_buf(out.data(), out.size());
+}
+
+void secure_wipe(std::span<std::uint8_t> buf) noexcept { sodium_memzero(buf.data(), buf.size()); }
+
+}  // namespace bettensor::crypto
