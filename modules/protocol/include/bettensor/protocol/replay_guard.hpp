@@ -1,0 +1,65 @@
+// Remembers the nonces each sender used within the timestamp window, so a captured frame cannot
+// be replayed. Memory is bounded: nonces expire with the window, and each sender has a cap.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bettensor/protocol/error.hpp"
+#include "bettensor/protocol/timestamp.hpp"
+
+namespace bettensor::protocol {
+
+class replay_guard {
+ public:
+  struct limits {
+    std::chrono::seconds window = default_timestamp_window;
+    std::size_t max_nonces_per_sender = 65536;
+    std::size_t max_nonce_length = 128;
+  };
+
+  replay_guard() : replay_guard(limits{}) {}
+  explicit replay_guard(limits l) : limits_(l) {}
+
+  /// True if `nonce` has not been used by `sender` within the window. Does not record it.
+  [[nodiscard]] result<void> check(std::string_view sender, std::string_view nonce,
+                                   timestamp now);
+
+  /// Checks and records in one step: call once the frame's signature has been verified, so a
+  /// forged frame cannot burn a nonce. `message_time` is the frame's own timestamp; the nonce is
+  /// remembered until that time leaves the window.
+  [[nodiscard]] result<void> check_and_record(std::string_view sender, std::string_view nonce,
+                                              timestamp message_time, timestamp now);
+
+  /// Nonces currently remembered, over all senders.
+  [[nodiscard]] std::size_t size() const;
+
+ private:
+  struct entry {
+    timestamp expires;
+    std::string nonce;
+    bool operator>(const entry& o) const { return expires > o.expires; }
+  };
+  struct sender_state {
+    std::unordered_set<std::string> seen;
+    std::priority_queue<entry, std::vector<entry>, std::greater<>> expiry;
+  };
+
+  result<void> check_locked(sender_state* st, std::string_view nonce, timestamp now);
+  void expire(sender_state& st, timestamp now);
+
+  limits limits_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, sender_state> senders_;
+  std::size_t total_ = 0;
+  std::size_t records_ = 0;
+  static constexpr std::size_t sweep_every = 1024;
+};
+
+}  // namespace bettensor::protocol

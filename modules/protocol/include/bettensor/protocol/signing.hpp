@@ -1,0 +1,70 @@
+// Signing and checking of the handshake and of envelopes over their canonical text.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "bettensor/crypto/sr25519.hpp"
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/protocol/error.hpp"
+#include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/timestamp.hpp"
+
+namespace bettensor::protocol {
+
+/// A fresh nonce: 32 random hex digits.
+std::string make_nonce();
+
+/// The canonical text an envelope is signed over: its five fields other than "signature".
+std::string envelope_signing_text(std::string_view type, std::string_view sender,
+                                  const boost::json::value& data, std::string_view timestamp,
+                                  std::string_view nonce);
+
+/// Builds and signs an envelope from `signer`, stamped with `now` and a fresh nonce.
+envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, boost::json::value data,
+                       timestamp now = now_utc());
+
+/// The wire text of an envelope: the canonical text of all six fields (any key order is valid
+/// on the wire; the canonical one keeps floats in Python's form).
+std::string serialize(const envelope& e);
+
+/// Builds and signs the miner's first frame.
+boost::json::object make_auth_message(const crypto::hotkey& signer, timestamp now = now_utc());
+
+/// The wire text of an authentication message.
+std::string serialize(const boost::json::object& auth);
+
+/// A checked handshake.
+struct authenticated_peer {
+  std::string hotkey;
+  crypto::public_key key{};
+  timestamp time;
+};
+
+/// Checks a handshake frame in SPEC order: malformed ("Invalid message format: ..."), timestamp
+/// off by more than `window` ("Not authorized: stale timestamp"), signature over every key but
+/// "signature" ("Not authorized: invalid signature"). Registration and blacklist checks belong
+/// to the caller.
+result<authenticated_peer> verify_auth_message(const boost::json::value& frame, timestamp now,
+                                               std::chrono::seconds window = default_timestamp_window);
+
+/// What a received envelope is checked against.
+struct frame_expectations {
+  std::string_view sender;         // the authenticated (or dialled) peer's SS58
+  const crypto::public_key* key;   // its public key
+  timestamp now;
+  std::chrono::seconds window = default_timestamp_window;
+  replay_guard* nonces = nullptr;  // records the nonce once the signature holds
+};
+
+/// Checks a parsed envelope in SPEC order: sender, timestamp window, unused nonce, signature.
+result<void> verify_envelope(const envelope& e, const frame_expectations& expect);
+
+/// Parses and checks one received frame.
+result<envelope> open_envelope(std::string_view text, const frame_expectations& expect);
+
+}  // namespace bettensor::protocol

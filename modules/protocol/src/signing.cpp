@@ -1,0 +1,141 @@
+#include "bettensor/protocol/signing.hpp"
+
+#include <array>
+
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/protocol/canonical_json.hpp"
+#include "bettensor/protocol/json.hpp"
+
+namespace bettensor::protocol {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t signature_hex_chars = crypto::signature_size * 2;
+
+// Envelope keys in code point order: data, nonce, sender, [signature,] timestamp, type.
+std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
+                          std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
+  std::string out;
+  out.reserve(256);
+  out += "{\"data\": ";
+  append_canonical(out, data);
+  out += ", \"nonce\": ";
+  append_python_string(out, nonce);
+  out += ", \"sender\": ";
+  append_python_string(out, sender);
+  if (!sig_hex.empty()) {
+    out += ", \"signature\": ";
+    append_python_string(out, sig_hex);
+  }
+  out += ", \"timestamp\": ";
+  append_python_string(out, ts);
+  out += ", \"type\": ";
+  append_python_string(out, type);
+  out.push_back('}');
+  return out;
+}
+
+bool decode_signature(std::string_view hex, crypto::signature& out) {
+  if (hex.starts_with("0x")) hex.remove_prefix(2);
+  return hex.size() == signature_hex_chars && crypto::from_hex_exact(hex, out);
+}
+
+}  // namespace
+
+std::string make_nonce() {
+  std::array<std::uint8_t, 16> r{};
+  crypto::random_bytes(r);
+  return crypto::to_hex(r);
+}
+
+std::string envelope_signing_text(std::string_view type, std::string_view sender,
+                                  const json::value& data, std::string_view ts,
+                                  std::string_view nonce) {
+  return envelope_text(type, sender, data, ts, nonce, {});
+}
+
+envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, json::value data,
+                       timestamp now) {
+  envelope e{std::string(type), signer.ss58, std::move(data), format_timestamp(now), make_nonce(), {}};
+  const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
+  e.signature = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
+  return e;
+}
+
+std::string serialize(const envelope& e) {
+  return envelope_text(e.type, e.sender, e.data, e.timestamp, e.nonce, e.signature);
+}
+
+json::object make_auth_message(const crypto::hotkey& signer, timestamp now) {
+  json::object o{{"hotkey", signer.ss58}, {"timestamp", format_timestamp(now)}, {"nonce", make_nonce()}};
+  const std::string text = to_canonical(o);
+  o["signature"] = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
+  return o;
+}
+
+std::string serialize(const json::object& auth) { return to_canonical(auth); }
+
+result<authenticated_peer> verify_auth_message(const json::value& frame, timestamp now,
+                                               std::chrono::seconds window) {
+  auto msg = parse_auth_message(frame);
+  if (!msg) return msg.error();
+  const auto address = crypto::ss58_decode(msg->hotkey);
+  if (!address) {
+    return invalid_format("field 'hotkey' is not a valid SS58 address (" +
+                          address.error().message() + ")");
+  }
+  const auto ts = parse_timestamp(msg->timestamp);
+  if (!ts) return invalid_format("field 'timestamp' must be an ISO-8601 timestamp");
+  crypto::signature sig{};
+  if (!decode_signature(msg->signature, sig)) {
+    return invalid_format("field 'signature' must be 128 hex digits");
+  }
+  if (msg->nonce.empty()) return invalid_format("field 'nonce' must not be empty");
+  if (!within_window(*ts, now, window)) return auth_error(errc::stale_timestamp);
+
+  std::string text;
+  append_canonical_without(text, frame.get_object(), "signature");
+  if (!crypto::verify_bittensor(crypto::as_bytes(text), sig, address->key)) {
+    return auth_error(errc::invalid_signature);
+  }
+  return authenticated_peer{std::move(msg->hotkey), address->key, *ts};
+}
+
+result<void> verify_envelope(const envelope& e, const frame_expectations& expect) {
+  if (e.sender != expect.sender) return frame_error(errc::sender_mismatch);
+  const auto ts = parse_timestamp(e.timestamp);
+  if (!ts) return invalid_format("field 'timestamp' must be an ISO-8601 timestamp");
+  crypto::signature sig{};
+  if (!decode_signature(e.signature, sig)) {
+    return invalid_format("field 'signature' must be 128 hex digits");
+  }
+  if (!within_window(*ts, expect.now, expect.window)) return frame_error(errc::stale_timestamp);
+  if (expect.nonces != nullptr) {
+    if (auto fresh = expect.nonces->check(e.sender, e.nonce, expect.now); !fresh) return fresh;
+  }
+  const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
+  if (expect.key == nullptr || !crypto::verify_bittensor(crypto::as_bytes(text), sig, *expect.key)) {
+    return frame_error(errc::invalid_signature);
+  }
+  if (expect.nonces != nullptr) {
+    // Recorded only now, so a forged frame cannot burn a nonce. A racing duplicate of the same
+    // frame is still caught here.
+    if (auto fresh = expect.nonces->check_and_record(e.sender, e.nonce, *ts, expect.now); !fresh) {
+      return fresh;
+    }
+  }
+  return {};
+}
+
+result<envelope> open_envelope(std::string_view text, const frame_expectations& expect) {
+  auto doc = parse_json(text);
+  if (!doc) return doc.error();
+  auto e = parse_envelope(std::move(*doc));
+  if (!e) return e.error();
+  if (auto ok = verify_envelope(*e, expect); !ok) return ok.error();
+  return e;
+}
+
+}  // namespace bettensor::protocol

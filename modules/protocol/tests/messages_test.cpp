@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+
+#include "bettensor/protocol/canonical_json.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/protocol/messages.hpp"
+
+namespace bettensor::protocol {
+namespace {
+
+namespace json = boost::json;
+
+const char* const prediction_json = R"({
+  "prediction_id": "8b2f4e0a-6c1d-4e7b-9f3a-2d5c7e9b1a04", "game_id": "nfl-2026-w13-kc-lv",
+  "miner_uid": "7", "prediction_date": "2026-11-29T19:59:58.765432+00:00",
+  "predicted_outcome": "Kansas City Chiefs", "predicted_odds": 1.45,
+  "team_a": "Kansas City Chiefs", "team_b": "Las Vegas Raiders", "wager": 25.0,
+  "team_a_odds": 1.45, "team_b_odds": 2.8, "tie_odds": 0.0, "model_name": "default",
+  "confidence_score": 0.5, "outcome": "Unfinished", "payout": 0.0})";
+
+json::value parsed(const char* text) {
+  auto v = parse_json(text);
+  EXPECT_TRUE(v);
+  return v ? *v : json::value();
+}
+
+TEST(Messages, PredictionRoundTripsToTheSameCanonicalText) {
+  const json::value v = parsed(prediction_json);
+  const auto p = parse_prediction(v);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->wager, 25.0);
+  EXPECT_EQ(p->miner_uid, "7");
+  EXPECT_EQ(p->tie_odds, 0.0);
+  EXPECT_EQ(to_canonical(to_json(*p)), to_canonical(v));
+}
+
+TEST(Messages, PredictionErrorsNameTheField) {
+  struct bad_case {
+    std::string field;
+    json::value value;
+    std::string message;
+  };
+  const std::vector<bad_case> cases = {
+      {"wager", "ten", "Invalid message format: field 'wager' must be a number"},
+      {"wager", nullptr, "Invalid message format: field 'wager' must be a number"},
+      {"team_a", nullptr, "Invalid message format: field 'team_a' must be a string"},
+      {"miner_uid", 7, "Invalid message format: field 'miner_uid' must be a string"},
+      {"tie_odds", "x", "Invalid message format: field 'tie_odds' must be a number or null"},
+      {"predicted_outcome", 1.5,
+       "Invalid message format: field 'predicted_outcome' must be a string or an integer"},
+      {"prediction_id", "", "Invalid message format: field 'prediction_id' must not be empty"},
+  };
+  for (const auto& c : cases) {
+    json::value v = parsed(prediction_json);
+    v.as_object()[c.field] = c.value;
+    const auto p = parse_prediction(v);
+    ASSERT_FALSE(p) << c.field;
+    EXPECT_EQ(p.error().message, c.message);
+  }
+  json::value missing = parsed(prediction_json);
+  missing.as_object().erase("game_id");
+  EXPECT_EQ(parse_prediction(missing).error().message,
+            "Invalid message format: field 'game_id' is missing");
+  EXPECT_EQ(parse_prediction(json::array()).error().message,
+            "Invalid message format: prediction data must be a JSON object");
+}
+
+TEST(Messages, PredictedOutcomeMayBeANumber) {
+  json::value v = parsed(prediction_json);
+  v.as_object()["predicted_outcome"] = 2;
+  const auto p = parse_prediction(v);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->predicted_outcome, "2");
+  EXPECT_EQ(to_json(*p).at("predicted_outcome"), json::value(2));
+}
+
+TEST(Messages, GameUpdateWithNestedErrorIndex) {
+  const json::value v = parsed(R"({"games": [{"game_id": "g-1", "team_a": "A", "team_b": "B",
+      "sport": "soccer", "league": "EPL", "create_date": "2026-11-20T10:00:00+00:00",
+      "last_update_date": "2026-11-29T19:51:00.5+00:00", "event_start_date": "2026-11-30T18:30:00+00:00",
+      "active": true, "outcome": "Unfinished", "team_a_odds": 2.1, "team_b_odds": 3.4,
+      "tie_odds": 3.25, "can_tie": true}], "timestamp": "2026-11-29T20:00:00+00:00"})");
+  const auto u = parse_game_update(v);
+  ASSERT_TRUE(u) << u.error().message;
+  ASSERT_EQ(u->games.size(), 1u);
+  EXPECT_EQ(u->games[0].tie_odds, 3.25);
+  EXPECT_EQ(to_canonical(to_json(*u)), to_canonical(v));
+
+  json::value bad = v;
+  bad.as_object()["games"].as_array()[0].as_object()["active"] = "yes";
+  EXPECT_EQ(parse_game_update(bad).error().message,
+            "Invalid message format: field 'active' must be a boolean (games[0])");
+}
+
+TEST(Messages, ConfirmationWelcomeErrorHeartbeat) {
+  const auto c = parse_confirmation(parsed(
+      R"({"prediction_id": "p", "status": "success", "message": "", "timestamp": "t",
+          "miner_stats": {"miner_uid": 7}})"));
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(c->miner_stats);
+  EXPECT_FALSE(parse_confirmation(parsed(R"({"prediction_id": "p", "status": "maybe"})")));
+
+  const auto w = parse_welcome(parsed(R"({"message": "Connection established", "status": "success", "uid": 7})"));
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->uid, 7);
+  EXPECT_EQ(to_canonical(to_json(*w)),
+            R"({"message": "Connection established", "status": "success", "uid": 7})");
+  EXPECT_FALSE(parse_welcome(parsed(R"({"message": "x", "status": "success", "uid": "7"})")));
+
+  EXPECT_TRUE(parse_error_data(parsed(R"({"message": "boom"})")));
+  EXPECT_TRUE(parse_heartbeat(parsed("{}")));
+  EXPECT_FALSE(parse_heartbeat(parsed("[]")));
+}
+
+TEST(Messages, EnvelopeFieldsMustBePresentAndTyped) {
+  const char* good = R"({"type": "heartbeat", "sender": "s", "data": {}, "timestamp": "t",
+                        "nonce": "n", "signature": "sig", "extra": 1})";
+  EXPECT_TRUE(parse_envelope(parsed(good)));
+  for (const char* field : {"type", "sender", "data", "timestamp", "nonce", "signature"}) {
+    json::value v = parsed(good);
+    v.as_object().erase(field);
+    const auto e = parse_envelope(std::move(v));
+    ASSERT_FALSE(e) << field;
+    EXPECT_EQ(e.error().message,
+              std::string("Invalid message format: field '") + field + "' is missing");
+  }
+  json::value v = parsed(good);
+  v.as_object()["data"] = "text";
+  EXPECT_EQ(parse_envelope(std::move(v)).error().message,
+            "Invalid message format: field 'data' must be an object");
+}
+
+}  // namespace
+}  // namespace bettensor::protocol

@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/timestamp.hpp"
+
+namespace bettensor::protocol {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Timestamp, FormatsAsPythonIsoformat) {
+  const auto t = parse_timestamp("2026-11-29T20:00:00.123456+00:00");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(format_timestamp(*t), "2026-11-29T20:00:00.123456+00:00");
+  const auto whole = parse_timestamp("2026-11-29T20:00:00+00:00");
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(format_timestamp(*whole), "2026-11-29T20:00:00+00:00");
+  EXPECT_EQ(*t - *whole, 123456us);
+}
+
+TEST(Timestamp, AcceptedForms) {
+  const auto base = parse_timestamp("2026-11-29T20:00:00+00:00");
+  ASSERT_TRUE(base);
+  EXPECT_EQ(parse_timestamp("2026-11-29T20:00:00Z"), base);
+  EXPECT_EQ(parse_timestamp("2026-11-29T20:00:00"), base);
+  EXPECT_EQ(parse_timestamp("2026-11-29 20:00:00"), base);
+  EXPECT_EQ(parse_timestamp("2026-11-29T21:30:00+01:30"), base);
+  EXPECT_EQ(parse_timestamp("2026-11-29T19:00:00-0100"), base);
+  EXPECT_EQ(parse_timestamp("2026-11-29T20:00:00.5Z"), *base + 500ms);
+  EXPECT_EQ(parse_timestamp("2026-11-29T20:00:00.123456789Z"), *base + 123456us);
+}
+
+TEST(Timestamp, RefusedForms) {
+  for (const char* bad : {"", "2026-11-29", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
+                          "2026-11-29T24:00:00Z", "2026-11-29T20:00:00.Z", "2026-11-29T20:00:00+25:00",
+                          "2026-11-29T20:00:00 junk", "yesterday", "2026-11-29T20:00:60Z"}) {
+    EXPECT_FALSE(parse_timestamp(bad)) << bad;
+  }
+}
+
+TEST(Timestamp, Window) {
+  const auto now = now_utc();
+  EXPECT_TRUE(within_window(now - 300s, now, 300s));
+  EXPECT_TRUE(within_window(now + 300s, now, 300s));
+  EXPECT_FALSE(within_window(now - 301s, now, 300s));
+  EXPECT_FALSE(within_window(now + 301s, now, 300s));
+}
+
+TEST(ReplayGuard, NonceOncePerSenderWithinWindow) {
+  replay_guard guard({.window = 300s, .max_nonces_per_sender = 100, .max_nonce_length = 16});
+  const auto now = now_utc();
+  EXPECT_TRUE(guard.check_and_record("alice", "n1", now, now));
+  EXPECT_EQ(guard.check_and_record("alice", "n1", now, now).error().message,
+            "Invalid message format: nonce already used");
+  EXPECT_FALSE(guard.check("alice", "n1", now));
+  EXPECT_TRUE(guard.check_and_record("bob", "n1", now, now));  // per sender
+  // Once the frame's time has left the window, the nonce is forgotten.
+  EXPECT_TRUE(guard.check("alice", "n1", now + 301s));
+  EXPECT_FALSE(guard.check("alice", std::string(17, 'x'), now));
+  EXPECT_FALSE(guard.check("alice", "", now));
+}
+
+TEST(ReplayGuard, MemoryIsBounded) {
+  replay_guard guard({.window = 300s, .max_nonces_per_sender = 1000, .max_nonce_length = 32});
+  const auto start = now_utc();
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(guard.check_and_record("alice", std::to_string(i), start, start));
+  }
+  EXPECT_EQ(guard.size(), 1000u);
+  const auto full = guard.check_and_record("alice", "one-more", start, start);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().message,
+            "Invalid message format: too many messages within the timestamp window");
+  // Later, the old nonces expire and room is made again.
+  const auto later = start + 301s;
+  EXPECT_TRUE(guard.check_and_record("alice", "one-more", later, later));
+  EXPECT_EQ(guard.size(), 1u);
+}
+
+}  // namespace
+}  // namespace bettensor::protocol
