@@ -1,0 +1,40 @@
+// Command-line handling shared by every program: --help, --config <ini>, and one clear line plus
+// exit code 2 for anything wrong with the flags.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace bettensor::cli {
+
+namespace po = boost::program_options;
+
+/// Exit code for a bad flag, value or config file.
+inline constexpr int usage_exit_code = 2;
+
+/// A problem with the flags, worded for the operator (names the flag).
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct program_info {
+  std::string_view name;     // "bettensor-keygen"
+  std::string_view summary;  // one paragraph shown by --help
+};
+
+/// Parses argv, then the INI file named by --config (command line wins). Returns nullopt after
+/// printing --help to stdout. Throws usage_error for an unknown flag, a bad value, a positional
+/// argument or an unreadable config file.
+std::optional<po::variables_map> parse(int argc, const char* const* argv, const program_info& info,
+                                       const po::options_description& options);
+
+/// "~" or "~/x" expanded with $HOME, as Bittensor does for wallet paths.
+std::filesystem::path expand_user(const std::string& path);
+
+}  // namespace bettensor::cli

@@ -1,0 +1,47 @@
+#include "bettensor/cli/options.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+namespace bettensor::cli {
+
+std::optional<po::variables_map> parse(int argc, const char* const* argv, const program_info& info,
+                                       const po::options_description& options) {
+  po::options_description general("General");
+  general.add_options()("help,h", "show this help and exit")(
+      "config", po::value<std::string>()->value_name("FILE"),
+      "read options from an INI file (keys as the long flags without '--'; the command line wins)");
+  po::options_description all;
+  all.add(general).add(options);
+
+  po::variables_map vm;
+  try {
+    const po::positional_options_description no_positionals;
+    po::store(po::command_line_parser(argc, argv).options(all).positional(no_positionals).run(), vm);
+    if (vm.count("help") != 0) {
+      std::cout << "Usage: " << info.name << " [options]\n\n" << info.summary << "\n\n" << all << '\n';
+      return std::nullopt;
+    }
+    if (vm.count("config") != 0) {
+      const std::string file = vm["config"].as<std::string>();
+      std::ifstream in(file);
+      if (!in) throw usage_error("--config: cannot read " + file);
+      po::store(po::parse_config_file(in, options, false), vm);
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw usage_error(e.what());
+  }
+  return vm;
+}
+
+std::filesystem::path expand_user(const std::string& path) {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return path;
+  if (path == "~") return home;
+  if (path.starts_with("~/")) return std::filesystem::path(home) / path.substr(2);
+  return path;
+}
+
+}  // namespace bettensor::cli
