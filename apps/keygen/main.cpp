@@ -10,13 +10,14 @@ using namespace bettensor;
 
 int main(int argc, char** argv) try {
   po::options_description options("Wallet");
-  options.add_options()(
-      "wallet.path", po::value<std::string>()->default_value("~/.bittensor/wallets"),
-      "directory holding the wallets")(
+  options.add_options()("wallet.path",
+                        po::value<std::string>()->default_value("~/.bittensor/wallets"),
+                        "directory holding the wallets")(
       "wallet.name", po::value<std::string>()->default_value("default"), "wallet (coldkey) name")(
       "wallet.hotkey", po::value<std::string>()->default_value("default"), "hotkey name")(
       "overwrite", po::bool_switch(), "replace an existing hotkey file")(
-      "show", po::bool_switch(), "do not create: load the existing hotkey, check it, print its address");
+      "show", po::bool_switch(),
+      "do not create: load the existing hotkey, check it, print its address");
 
   const auto vm = cli::parse(
       argc, argv,
@@ -31,8 +32,9 @@ int main(int argc, char** argv) try {
                                       (*vm)["wallet.name"].as<std::string>(),
                                       (*vm)["wallet.hotkey"].as<std::string>()};
   const auto file = where.hotkey_file();
-  const auto key = (*vm)["show"].as<bool>() ? crypto::load_hotkey(file)
-                                            : crypto::create_hotkey(file, (*vm)["overwrite"].as<bool>());
+  const auto key = (*vm)["show"].as<bool>()
+                       ? crypto::load_hotkey(file)
+                       : crypto::create_hotkey(file, (*vm)["overwrite"].as<bool>());
   if (!key) {
     std::cerr << "bettensor-keygen: " << key.error().message << '\n';
     return 1;

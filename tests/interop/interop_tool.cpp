@@ -32,9 +32,10 @@ std::vector<std::uint8_t> random_message(std::mt19937_64& rng, const crypto::hot
     p.wager = static_cast<double>(rng() % 10000) / 100.0;
     p.predicted_odds = p.team_a_odds = 1.0 + static_cast<double>(rng() % 500) / 100.0;
     p.team_b_odds = 2.0;
-    const auto env = protocol::sign_envelope(key, protocol::message_type::prediction, protocol::to_json(p));
-    const std::string text = protocol::envelope_signing_text(env.type, env.sender, env.data,
-                                                             env.timestamp, env.nonce);
+    const auto env =
+        protocol::sign_envelope(key, protocol::message_type::prediction, protocol::to_json(p));
+    const std::string text =
+        protocol::envelope_signing_text(env.type, env.sender, env.data, env.timestamp, env.nonce);
     return {text.begin(), text.end()};
   }
   std::vector<std::uint8_t> m(rng() % 400);
@@ -71,7 +72,8 @@ int verify() {
     const auto key = crypto::from_hex(std::string_view(o.at("public_key_hex").as_string()));
     const auto seed = crypto::from_hex(std::string_view(o.at("seed_hex").as_string()));
     if (!msg || !sig || !key || !seed || seed->size() != 32) return 2;
-    const auto kp = crypto::keypair::from_mini_secret(std::span<const std::uint8_t, 32>(seed->data(), 32));
+    const auto kp =
+        crypto::keypair::from_mini_secret(std::span<const std::uint8_t, 32>(seed->data(), 32));
     const auto decoded = crypto::ss58_decode(std::string_view(o.at("ss58").as_string()));
     out.push_back(json::object{
         {"valid", crypto::verify(*msg, *sig, *key)},

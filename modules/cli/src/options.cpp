@@ -18,9 +18,12 @@ std::optional<po::variables_map> parse(int argc, const char* const* argv, const 
   po::variables_map vm;
   try {
     const po::positional_options_description no_positionals;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(no_positionals).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(no_positionals).run(),
+              vm);
     if (vm.count("help") != 0) {
-      std::cout << "Usage: " << info.name << " [options]\n\n" << info.summary << "\n\n" << all << '\n';
+      std::cout << "Usage: " << info.name << " [options]\n\n"
+                << info.summary << "\n\n"
+                << all << '\n';
       return std::nullopt;
     }
     if (vm.count("config") != 0) {

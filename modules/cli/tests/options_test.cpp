@@ -59,7 +59,9 @@ TEST(Cli, ConfigFileWithCommandLineWinning) {
   std::filesystem::remove(file);
 }
 
-TEST(Cli, HelpReturnsNothing) { EXPECT_FALSE(run({"--help"})); }
+TEST(Cli, HelpReturnsNothing) {
+  EXPECT_FALSE(run({"--help"}));
+}
 
 TEST(Cli, ExpandUser) {
   ::setenv("HOME", "/home/miner", 1);

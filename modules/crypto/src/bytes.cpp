@@ -23,6 +23,7 @@ std::string_view strip_prefix(std::string_view hex, bool allow_prefix) {
 
 bool decode_into(std::string_view hex, std::uint8_t* out, std::size_t out_size) {
   if (hex.size() != out_size * 2) return false;
+  if (out_size == 0) return true;  // nothing to decode (and sodium must not see a null buffer)
   std::size_t written = 0;
   const char* end = nullptr;
   if (sodium_hex2bin(out, out_size, hex.data(), hex.size(), nullptr, &written, &end) != 0) {
@@ -49,6 +50,8 @@ void random_bytes(std::span<std::uint8_t> out) noexcept {
   randombytes_buf(out.data(), out.size());
 }
 
-void secure_wipe(std::span<std::uint8_t> buf) noexcept { sodium_memzero(buf.data(), buf.size()); }
+void secure_wipe(std::span<std::uint8_t> buf) noexcept {
+  sodium_memzero(buf.data(), buf.size());
+}
 
 }  // namespace bettensor::crypto

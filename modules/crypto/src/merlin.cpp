@@ -33,9 +33,13 @@ strobe128::strobe128(bytes_view protocol_label) noexcept {
   meta_ad(protocol_label, false);
 }
 
-strobe128::~strobe128() { secure_wipe({bytes(), 200}); }
+strobe128::~strobe128() {
+  secure_wipe({bytes(), 200});
+}
 
-std::uint8_t* strobe128::bytes() noexcept { return reinterpret_cast<std::uint8_t*>(state_.data()); }
+std::uint8_t* strobe128::bytes() noexcept {
+  return reinterpret_cast<std::uint8_t*>(state_.data());
+}
 
 std::span<const std::uint8_t, 200> strobe128::state_bytes() const noexcept {
   return std::span<const std::uint8_t, 200>(reinterpret_cast<const std::uint8_t*>(state_.data()),

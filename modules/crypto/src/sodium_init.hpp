@@ -3,8 +3,8 @@
 
 #include <sodium.h>
 
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 
 namespace bettensor::crypto::detail {
 

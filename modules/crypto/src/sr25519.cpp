@@ -61,13 +61,20 @@ void challenge_scalar(transcript& t, std::uint8_t* k) noexcept {
 
 std::string_view to_string(verify_result r) noexcept {
   switch (r) {
-    case verify_result::valid: return "valid";
-    case verify_result::bad_length: return "signature must be 64 bytes and key 32 bytes";
-    case verify_result::not_marked: return "signature is not marked as schnorrkel";
-    case verify_result::scalar_format: return "signature scalar is not canonical";
-    case verify_result::invalid_key: return "public key is not a valid ristretto255 point";
-    case verify_result::identity_key: return "public key is the identity point";
-    case verify_result::equation_false: return "signature does not match";
+    case verify_result::valid:
+      return "valid";
+    case verify_result::bad_length:
+      return "signature must be 64 bytes and key 32 bytes";
+    case verify_result::not_marked:
+      return "signature is not marked as schnorrkel";
+    case verify_result::scalar_format:
+      return "signature scalar is not canonical";
+    case verify_result::invalid_key:
+      return "public key is not a valid ristretto255 point";
+    case verify_result::identity_key:
+      return "public key is the identity point";
+    case verify_result::equation_false:
+      return "signature does not match";
   }
   return "unknown";
 }
@@ -145,7 +152,9 @@ std::array<std::uint8_t, 64> keypair::ed25519_bytes() const noexcept {
   return out;
 }
 
-signature keypair::sign(bytes_view message) const noexcept { return sign({message}); }
+signature keypair::sign(bytes_view message) const noexcept {
+  return sign({message});
+}
 
 signature keypair::sign(std::initializer_list<bytes_view> message) const noexcept {
   std::array<std::uint8_t, 32> random{};
@@ -180,7 +189,7 @@ signature keypair::sign_impl(std::initializer_list<bytes_view> message,
   std::array<std::uint8_t, 32> ks{};
   crypto_core_ristretto255_scalar_mul(ks.data(), k.data(), scalar_.data());
   crypto_core_ristretto255_scalar_add(sig.data() + 32, ks.data(), r.data());  // s = k*a + r
-  sig[63] |= 0x80;  // schnorrkel marker
+  sig[63] |= 0x80;                                                            // schnorrkel marker
   secure_wipe(r);
   secure_wipe(ks);
   return sig;

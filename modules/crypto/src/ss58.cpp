@@ -12,8 +12,7 @@ namespace bettensor::crypto {
 
 namespace {
 
-constexpr std::string_view alphabet =
-    "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+constexpr std::string_view alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 constexpr std::size_t max_address_chars = 96;  // 2 + 32 + 2 bytes need at most 50 characters
 
 constexpr std::array<std::int8_t, 128> make_digit_table() {
@@ -31,11 +30,16 @@ class ss58_category_impl final : public boost::system::error_category {
   const char* name() const noexcept override { return "ss58"; }
   std::string message(int ev) const override {
     switch (static_cast<ss58_errc>(ev)) {
-      case ss58_errc::empty: return "empty address";
-      case ss58_errc::bad_character: return "invalid base58 character";
-      case ss58_errc::bad_length: return "invalid decoded address length";
-      case ss58_errc::bad_prefix: return "invalid or reserved SS58 prefix";
-      case ss58_errc::bad_checksum: return "invalid address checksum";
+      case ss58_errc::empty:
+        return "empty address";
+      case ss58_errc::bad_character:
+        return "invalid base58 character";
+      case ss58_errc::bad_length:
+        return "invalid decoded address length";
+      case ss58_errc::bad_prefix:
+        return "invalid or reserved SS58 prefix";
+      case ss58_errc::bad_checksum:
+        return "invalid address checksum";
     }
     return "unknown ss58 error";
   }

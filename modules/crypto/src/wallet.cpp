@@ -24,7 +24,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::uintmax_t max_hotkey_file_bytes = 64 * 1024;
+constexpr std::uintmax_t max_hotkey_file_bytes = std::uintmax_t{64} * 1024;
 
 wallet_error fail(const fs::path& file, std::string_view what) {
   return wallet_error{"hotkey file " + file.string() + ": " + std::string(what)};

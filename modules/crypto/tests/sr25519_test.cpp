@@ -33,7 +33,8 @@ TEST(Sr25519, KeysFromMiniSecretMatchReference) {
     EXPECT_EQ(ss58_encode(kp.public_key_bytes()), str(k.at("ss58")));
 
     // Both 64-byte serialisations load back to the same key.
-    const auto from_schnorrkel = keypair::from_schnorrkel_bytes(hex(k.at("secret_key_schnorrkel_hex")));
+    const auto from_schnorrkel =
+        keypair::from_schnorrkel_bytes(hex(k.at("secret_key_schnorrkel_hex")));
     ASSERT_TRUE(from_schnorrkel);
     EXPECT_EQ(from_schnorrkel->public_key_bytes(), kp.public_key_bytes());
     const auto from_ed = keypair::from_ed25519_bytes(hex(k.at("secret_key_hex")));
@@ -64,11 +65,21 @@ TEST(Sr25519, EverySignatureVectorGivesTheRecordedVerdict) {
     // The recorded schnorrkel error names the reason; ours must agree on the class.
     if (const auto* err = s.as_object().if_contains("schnorrkel_error"); err && err->is_string()) {
       const std::string e = str(*err);
-      if (e.starts_with("NotMarkedSchnorrkel")) { EXPECT_EQ(r, verify_result::not_marked); }
-      if (e.starts_with("ScalarFormatError")) { EXPECT_EQ(r, verify_result::scalar_format); }
-      if (e.starts_with("BytesLengthError")) { EXPECT_EQ(r, verify_result::bad_length); }
-      if (e.starts_with("PointDecompressionError")) { EXPECT_EQ(r, verify_result::invalid_key); }
-      if (e.starts_with("EquationFalse")) { EXPECT_EQ(r, verify_result::equation_false); }
+      if (e.starts_with("NotMarkedSchnorrkel")) {
+        EXPECT_EQ(r, verify_result::not_marked);
+      }
+      if (e.starts_with("ScalarFormatError")) {
+        EXPECT_EQ(r, verify_result::scalar_format);
+      }
+      if (e.starts_with("BytesLengthError")) {
+        EXPECT_EQ(r, verify_result::bad_length);
+      }
+      if (e.starts_with("PointDecompressionError")) {
+        EXPECT_EQ(r, verify_result::invalid_key);
+      }
+      if (e.starts_with("EquationFalse")) {
+        EXPECT_EQ(r, verify_result::equation_false);
+      }
     }
     // The SS58 of the key is the recorded one (when the key is a valid point).
     if (key.size() == 32 && r != verify_result::invalid_key) {
@@ -115,8 +126,8 @@ TEST(Sr25519, IdentityKeyForgeryIsRefused) {
   const auto& cases = doc.at("edge_cases").as_array();
   ASSERT_EQ(cases.size(), 1u);
   const auto& c = cases[0];
-  const verify_result r =
-      verify_detailed(hex(c.at("message_hex")), hex(c.at("signature_hex")), hex(c.at("public_key_hex")));
+  const verify_result r = verify_detailed(hex(c.at("message_hex")), hex(c.at("signature_hex")),
+                                          hex(c.at("public_key_hex")));
   EXPECT_EQ(r == verify_result::valid, c.at("recommended_verdict").as_bool());
   EXPECT_EQ(r, verify_result::identity_key);
 }

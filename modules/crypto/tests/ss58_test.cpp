@@ -39,15 +39,22 @@ TEST(Ss58, InvalidVectorsAreRefusedWithTheRightReason) {
     ASSERT_FALSE(decoded);
     EXPECT_FALSE(c.at("valid_hotkey").as_bool());
     const auto e = decoded.error();
-    if (why.starts_with("bad checksum")) { EXPECT_EQ(e, ss58_errc::bad_checksum); }
-    if (why.starts_with("bad base58") || why.starts_with("leading space") || why.starts_with("a 0x-hex")) {
+    if (why.starts_with("bad checksum")) {
+      EXPECT_EQ(e, ss58_errc::bad_checksum);
+    }
+    if (why.starts_with("bad base58") || why.starts_with("leading space") ||
+        why.starts_with("a 0x-hex")) {
       EXPECT_EQ(e, ss58_errc::bad_character);
     }
     if (why.starts_with("wrong length") || why.starts_with("33-byte")) {
       EXPECT_EQ(e, ss58_errc::bad_length);
     }
-    if (why.starts_with("empty")) { EXPECT_EQ(e, ss58_errc::empty); }
-    if (why.starts_with("first byte 0x80")) { EXPECT_EQ(e, ss58_errc::bad_prefix); }
+    if (why.starts_with("empty")) {
+      EXPECT_EQ(e, ss58_errc::empty);
+    }
+    if (why.starts_with("first byte 0x80")) {
+      EXPECT_EQ(e, ss58_errc::bad_prefix);
+    }
     EXPECT_FALSE(e.message().empty());
   }
 }

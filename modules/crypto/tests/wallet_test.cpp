@@ -44,7 +44,8 @@ TEST_F(WalletTest, LoadsTheBittensorExampleFile) {
   const auto loaded = load_hotkey(write("hk", boost::json::serialize(o)));
   ASSERT_TRUE(loaded) << loaded.error().message;
   EXPECT_EQ(loaded->ss58, std::string(o.at("ss58Address").as_string()));
-  EXPECT_EQ("0x" + to_hex(loaded->keypair.public_key_bytes()), std::string(o.at("publicKey").as_string()));
+  EXPECT_EQ("0x" + to_hex(loaded->keypair.public_key_bytes()),
+            std::string(o.at("publicKey").as_string()));
 }
 
 TEST_F(WalletTest, LoadsFromPrivateKeyWhenSeedIsAbsent) {

@@ -94,12 +94,23 @@ void append_python_string(std::string& out, std::string_view s) {
     }
     if (c < 0x80) {
       switch (c) {
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default: append_u_escape(out, c);  // other controls and DEL
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\b':
+          out += "\\b";
+          break;
+        case '\f':
+          out += "\\f";
+          break;
+        default:
+          append_u_escape(out, c);  // other controls and DEL
       }
       ++i;
       continue;
@@ -135,7 +146,8 @@ void append_python_float(std::string& out, double d) {
     return;
   }
   std::array<char, 40> buf{};
-  const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
+  const auto r =
+      std::to_chars(buf.data(), buf.data() + buf.size(), d, std::chars_format::scientific);
   const std::string_view sci(buf.data(), static_cast<std::size_t>(r.ptr - buf.data()));
   const std::size_t e_pos = sci.find('e');
   int exponent = 0;
@@ -174,12 +186,24 @@ void append_python_float(std::string& out, double d) {
 
 void append_canonical(std::string& out, const boost::json::value& v) {
   switch (v.kind()) {
-    case boost::json::kind::null: out += "null"; return;
-    case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
-    case boost::json::kind::int64: append_number(out, v.get_int64()); return;
-    case boost::json::kind::uint64: append_number(out, v.get_uint64()); return;
-    case boost::json::kind::double_: append_python_float(out, v.get_double()); return;
-    case boost::json::kind::string: append_python_string(out, v.get_string()); return;
+    case boost::json::kind::null:
+      out += "null";
+      return;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      return;
+    case boost::json::kind::int64:
+      append_number(out, v.get_int64());
+      return;
+    case boost::json::kind::uint64:
+      append_number(out, v.get_uint64());
+      return;
+    case boost::json::kind::double_:
+      append_python_float(out, v.get_double());
+      return;
+    case boost::json::kind::string:
+      append_python_string(out, v.get_string());
+      return;
     case boost::json::kind::array: {
       out.push_back('[');
       bool first = true;
@@ -191,7 +215,9 @@ void append_canonical(std::string& out, const boost::json::value& v) {
       out.push_back(']');
       return;
     }
-    case boost::json::kind::object: append_canonical_without(out, v.get_object(), {}); return;
+    case boost::json::kind::object:
+      append_canonical_without(out, v.get_object(), {});
+      return;
   }
 }
 

@@ -12,11 +12,16 @@ class category_impl final : public boost::system::error_category {
   const char* name() const noexcept override { return "bettensor.protocol"; }
   std::string message(int ev) const override {
     switch (static_cast<errc>(ev)) {
-      case errc::invalid_format: return "invalid message format";
-      case errc::stale_timestamp: return "stale timestamp";
-      case errc::invalid_signature: return "invalid signature";
-      case errc::replayed_nonce: return "nonce already used";
-      case errc::sender_mismatch: return "sender does not match the authenticated hotkey";
+      case errc::invalid_format:
+        return "invalid message format";
+      case errc::stale_timestamp:
+        return "stale timestamp";
+      case errc::invalid_signature:
+        return "invalid signature";
+      case errc::replayed_nonce:
+        return "nonce already used";
+      case errc::sender_mismatch:
+        return "sender does not match the authenticated hotkey";
     }
     return "unknown protocol error";
   }

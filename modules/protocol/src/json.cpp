@@ -22,6 +22,8 @@ struct strict_handler {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
+  explicit strict_handler(json::storage_ptr sp) : st(std::move(sp)) {}
+
   json::value_stack st;
   std::string number_text;  // pieces of a number split across buffers
   const char* refusal = nullptr;

@@ -91,7 +91,8 @@ class field_reader {
     return v;
   }
 
-  std::optional<double> as_number(std::string_view key, const json::value& v, std::string_view what) {
+  std::optional<double> as_number(std::string_view key, const json::value& v,
+                                  std::string_view what) {
     if (v.is_double()) return v.get_double();
     if (v.is_int64()) return static_cast<double>(v.get_int64());
     if (v.is_uint64()) return static_cast<double>(v.get_uint64());
@@ -103,7 +104,9 @@ class field_reader {
   std::optional<error> error_;
 };
 
-const json::object* as_object(const json::value& v) { return v.if_object(); }
+const json::object* as_object(const json::value& v) {
+  return v.if_object();
+}
 
 error not_an_object(std::string_view what) {
   return invalid_format(std::string(what) + " must be a JSON object");
@@ -345,6 +348,8 @@ json::value to_json(const welcome& w) {
   return json::object{{"message", w.message}, {"status", w.status}, {"uid", w.uid}};
 }
 
-json::value to_json(const error_data& e) { return json::object{{"message", e.message}}; }
+json::value to_json(const error_data& e) {
+  return json::object{{"message", e.message}};
+}
 
 }  // namespace bettensor::protocol

@@ -58,7 +58,8 @@ std::string envelope_signing_text(std::string_view type, std::string_view sender
 
 envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, json::value data,
                        timestamp now) {
-  envelope e{std::string(type), signer.ss58, std::move(data), format_timestamp(now), make_nonce(), {}};
+  envelope e{std::string(type),     signer.ss58,  std::move(data),
+             format_timestamp(now), make_nonce(), {}};
   const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
   e.signature = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
   return e;
@@ -69,13 +70,16 @@ std::string serialize(const envelope& e) {
 }
 
 json::object make_auth_message(const crypto::hotkey& signer, timestamp now) {
-  json::object o{{"hotkey", signer.ss58}, {"timestamp", format_timestamp(now)}, {"nonce", make_nonce()}};
+  json::object o{
+      {"hotkey", signer.ss58}, {"timestamp", format_timestamp(now)}, {"nonce", make_nonce()}};
   const std::string text = to_canonical(o);
   o["signature"] = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
   return o;
 }
 
-std::string serialize(const json::object& auth) { return to_canonical(auth); }
+std::string serialize(const json::object& auth) {
+  return to_canonical(auth);
+}
 
 result<authenticated_peer> verify_auth_message(const json::value& frame, timestamp now,
                                                std::chrono::seconds window) {
@@ -116,7 +120,8 @@ result<void> verify_envelope(const envelope& e, const frame_expectations& expect
     if (auto fresh = expect.nonces->check(e.sender, e.nonce, expect.now); !fresh) return fresh;
   }
   const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
-  if (expect.key == nullptr || !crypto::verify_bittensor(crypto::as_bytes(text), sig, *expect.key)) {
+  if (expect.key == nullptr ||
+      !crypto::verify_bittensor(crypto::as_bytes(text), sig, *expect.key)) {
     return frame_error(errc::invalid_signature);
   }
   if (expect.nonces != nullptr) {

@@ -63,13 +63,24 @@ TEST(CanonicalJson, NonFiniteFloatsPrintAsPython) {
 
 TEST(CanonicalJson, PythonFloatRepr) {
   const std::vector<std::pair<double, std::string>> cases = {
-      {1.0, "1.0"},           {100.0, "100.0"},     {1e16, "1e+16"},
-      {1e15, "1000000000000000.0"}, {1e-5, "1e-05"}, {0.0001, "0.0001"},
-      {-0.0, "-0.0"},         {0.0, "0.0"},         {2.5, "2.5"},
-      {1.5e300, "1.5e+300"},  {5e-324, "5e-324"},   {123456789.123, "123456789.123"},
-      {-1.5, "-1.5"},         {0.1 + 0.2, "0.30000000000000004"},
-      {9007199254740992.0, "9007199254740992.0"},   {1.2345678901234568e+17, "1.2345678901234568e+17"},
-      {-1e-7, "-1e-07"},      {-12345.678, "-12345.678"}};
+      {1.0, "1.0"},
+      {100.0, "100.0"},
+      {1e16, "1e+16"},
+      {1e15, "1000000000000000.0"},
+      {1e-5, "1e-05"},
+      {0.0001, "0.0001"},
+      {-0.0, "-0.0"},
+      {0.0, "0.0"},
+      {2.5, "2.5"},
+      {1.5e300, "1.5e+300"},
+      {5e-324, "5e-324"},
+      {123456789.123, "123456789.123"},
+      {-1.5, "-1.5"},
+      {0.1 + 0.2, "0.30000000000000004"},
+      {9007199254740992.0, "9007199254740992.0"},
+      {1.2345678901234568e+17, "1.2345678901234568e+17"},
+      {-1e-7, "-1e-07"},
+      {-12345.678, "-12345.678"}};
   for (const auto& [d, text] : cases) {
     std::string out;
     append_python_float(out, d);
@@ -79,7 +90,9 @@ TEST(CanonicalJson, PythonFloatRepr) {
 
 TEST(CanonicalJson, InvalidUtf8IsWrittenAsReplacementCharacter) {
   std::string out;
-  append_python_string(out, std::string("a\xff" "b\xc3", 4));
+  append_python_string(out, std::string("a\xff"
+                                        "b\xc3",
+                                        4));
   EXPECT_EQ(out, "\"a\\ufffdb\\ufffd\"");
 }
 
@@ -100,12 +113,18 @@ class random_value {
   json::value make(int depth) {
     const int pick = static_cast<int>(rng_() % (depth > 3 ? 6 : 8));
     switch (pick) {
-      case 0: return nullptr;
-      case 1: return (rng_() & 1) != 0;
-      case 2: return static_cast<std::int64_t>(rng_());
-      case 3: return rng_();
-      case 4: return random_double();
-      case 5: return json::string(random_string());
+      case 0:
+        return nullptr;
+      case 1:
+        return (rng_() & 1) != 0;
+      case 2:
+        return static_cast<std::int64_t>(rng_());
+      case 3:
+        return rng_();
+      case 4:
+        return random_double();
+      case 5:
+        return json::string(random_string());
       case 6: {
         json::array a;
         for (std::size_t i = rng_() % 5; i > 0; --i) a.push_back(make(depth + 1));
@@ -122,9 +141,12 @@ class random_value {
  private:
   double random_double() {
     switch (rng_() % 4) {
-      case 0: return static_cast<double>(static_cast<std::int32_t>(rng_())) / 100.0;
-      case 1: return std::ldexp(static_cast<double>(rng_() >> 11), static_cast<int>(rng_() % 200) - 100);
-      case 2: return static_cast<double>(rng_() % 1000);  // integral floats keep ".0"
+      case 0:
+        return static_cast<double>(static_cast<std::int32_t>(rng_())) / 100.0;
+      case 1:
+        return std::ldexp(static_cast<double>(rng_() >> 11), static_cast<int>(rng_() % 200) - 100);
+      case 2:
+        return static_cast<double>(rng_() % 1000);  // integral floats keep ".0"
       default: {
         double d = 0;
         do {
@@ -137,9 +159,23 @@ class random_value {
   }
 
   std::string random_string() {
-    static const std::vector<std::string> pieces = {
-        "a", "Z", "_", " ", "\"", "\\", "\n", "\t", "\x01", "\x7f", "/", "\xc3\xa9",
-        "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbf", "0", "key"};
+    static const std::vector<std::string> pieces = {"a",
+                                                    "Z",
+                                                    "_",
+                                                    " ",
+                                                    "\"",
+                                                    "\\",
+                                                    "\n",
+                                                    "\t",
+                                                    "\x01",
+                                                    "\x7f",
+                                                    "/",
+                                                    "\xc3\xa9",
+                                                    "\xe2\x82\xac",
+                                                    "\xf0\x9f\x98\x80",
+                                                    "\xef\xbf\xbf",
+                                                    "0",
+                                                    "key"};
     std::string s;
     for (std::size_t i = rng_() % 6; i > 0; --i) s += pieces[rng_() % pieces.size()];
     return s;

@@ -8,9 +8,17 @@ namespace bettensor::protocol {
 namespace {
 
 TEST(ParseJson, RefusesHostileText) {
-  const std::vector<std::string> bad = {
-      "", "{", "{\"a\":}", "[1,]", "nul", "{\"a\": 1} x", "\"\xff\"", "{'a': 1}",
-      "NaN", "[1e999]", "18446744073709551616"};
+  const std::vector<std::string> bad = {"",
+                                        "{",
+                                        "{\"a\":}",
+                                        "[1,]",
+                                        "nul",
+                                        "{\"a\": 1} x",
+                                        "\"\xff\"",
+                                        "{'a': 1}",
+                                        "NaN",
+                                        "[1e999]",
+                                        "18446744073709551616"};
   for (const auto& text : bad) {
     const auto r = parse_json(text);
     ASSERT_FALSE(r) << text;

@@ -99,7 +99,8 @@ TEST(Messages, ConfirmationWelcomeErrorHeartbeat) {
   EXPECT_TRUE(c->miner_stats);
   EXPECT_FALSE(parse_confirmation(parsed(R"({"prediction_id": "p", "status": "maybe"})")));
 
-  const auto w = parse_welcome(parsed(R"({"message": "Connection established", "status": "success", "uid": 7})"));
+  const auto w = parse_welcome(
+      parsed(R"({"message": "Connection established", "status": "success", "uid": 7})"));
   ASSERT_TRUE(w);
   EXPECT_EQ(w->uid, 7);
   EXPECT_EQ(to_canonical(to_json(*w)),

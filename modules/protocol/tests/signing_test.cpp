@@ -126,7 +126,8 @@ TEST(Signing, AuthMessageRefusalsUseSpecTexts) {
 
   json::object tampered = good;
   tampered["nonce"] = "other";
-  EXPECT_EQ(verify_auth_message(tampered, now).error().message, "Not authorized: invalid signature");
+  EXPECT_EQ(verify_auth_message(tampered, now).error().message,
+            "Not authorized: invalid signature");
 
   json::object extra = good;  // any extra key is covered by the signature
   extra["uid"] = 3;
@@ -134,9 +135,10 @@ TEST(Signing, AuthMessageRefusalsUseSpecTexts) {
 
   json::object bad_hotkey = good;
   bad_hotkey["hotkey"] = "0x1234";
-  EXPECT_TRUE(verify_auth_message(bad_hotkey, now)
-                  .error()
-                  .message.starts_with("Invalid message format: field 'hotkey' is not a valid SS58"));
+  EXPECT_TRUE(
+      verify_auth_message(bad_hotkey, now)
+          .error()
+          .message.starts_with("Invalid message format: field 'hotkey' is not a valid SS58"));
   json::object missing = good;
   missing.erase("nonce");
   EXPECT_EQ(verify_auth_message(missing, now).error().message,

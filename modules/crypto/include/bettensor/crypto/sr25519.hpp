@@ -24,12 +24,12 @@ using mini_secret = std::array<std::uint8_t, mini_secret_size>;
 /// Why a signature was refused (schnorrkel's error names in comments).
 enum class verify_result {
   valid,
-  bad_length,       // BytesLengthError: signature not 64 bytes or key not 32
-  not_marked,       // NotMarkedSchnorrkel: bit 7 of byte 63 clear
-  scalar_format,    // ScalarFormatError: s >= l
-  invalid_key,      // PointDecompressionError: key is not a canonical ristretto255 encoding
-  identity_key,     // the identity key verifies every (R = B, s = 1) forgery; refused
-  equation_false,   // EquationFalse: s*B - k*A != R
+  bad_length,      // BytesLengthError: signature not 64 bytes or key not 32
+  not_marked,      // NotMarkedSchnorrkel: bit 7 of byte 63 clear
+  scalar_format,   // ScalarFormatError: s >= l
+  invalid_key,     // PointDecompressionError: key is not a canonical ristretto255 encoding
+  identity_key,    // the identity key verifies every (R = B, s = 1) forgery; refused
+  equation_false,  // EquationFalse: s*B - k*A != R
 };
 
 /// Human-readable reason for a verify_result.

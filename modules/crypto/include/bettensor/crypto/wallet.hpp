@@ -29,7 +29,9 @@ struct wallet_location {
   std::string name = "default";
   std::string hotkey = "default";
 
-  [[nodiscard]] std::filesystem::path hotkey_file() const { return path / name / "hotkeys" / hotkey; }
+  [[nodiscard]] std::filesystem::path hotkey_file() const {
+    return path / name / "hotkeys" / hotkey;
+  }
 };
 
 /// A loaded hotkey: the keypair and its SS58 (prefix 42) address.

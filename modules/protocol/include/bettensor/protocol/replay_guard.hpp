@@ -28,8 +28,7 @@ class replay_guard {
   explicit replay_guard(limits l) : limits_(l) {}
 
   /// True if `nonce` has not been used by `sender` within the window. Does not record it.
-  [[nodiscard]] result<void> check(std::string_view sender, std::string_view nonce,
-                                   timestamp now);
+  [[nodiscard]] result<void> check(std::string_view sender, std::string_view nonce, timestamp now);
 
   /// Checks and records in one step: call once the frame's signature has been verified, so a
   /// forged frame cannot burn a nonce. `message_time` is the frame's own timestamp; the nonce is

@@ -49,13 +49,14 @@ struct authenticated_peer {
 /// off by more than `window` ("Not authorized: stale timestamp"), signature over every key but
 /// "signature" ("Not authorized: invalid signature"). Registration and blacklist checks belong
 /// to the caller.
-result<authenticated_peer> verify_auth_message(const boost::json::value& frame, timestamp now,
-                                               std::chrono::seconds window = default_timestamp_window);
+result<authenticated_peer> verify_auth_message(
+    const boost::json::value& frame, timestamp now,
+    std::chrono::seconds window = default_timestamp_window);
 
 /// What a received envelope is checked against.
 struct frame_expectations {
-  std::string_view sender;         // the authenticated (or dialled) peer's SS58
-  const crypto::public_key* key;   // its public key
+  std::string_view sender;        // the authenticated (or dialled) peer's SS58
+  const crypto::public_key* key;  // its public key
   timestamp now;
   std::chrono::seconds window = default_timestamp_window;
   replay_guard* nonces = nullptr;  // records the nonce once the signature holds

@@ -29,6 +29,8 @@ inline std::vector<std::uint8_t> hex(const boost::json::value& v) {
   return *bytes;
 }
 
-inline std::string str(const boost::json::value& v) { return std::string(v.as_string()); }
+inline std::string str(const boost::json::value& v) {
+  return std::string(v.as_string());
+}
 
 }  // namespace bettensor::test
