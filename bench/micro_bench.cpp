@@ -1,0 +1,135 @@
+// Micro benchmarks of the per-message costs: sr25519 sign/verify, the canonical writer on a
+// 50-game update, and opening (parse + checks + verify) one signed prediction envelope.
+// Run: build/bench/bettensor-microbench   (see README "Micro benchmarks")
+#include <benchmark/benchmark.h>
+
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/protocol/canonical_json.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/signing.hpp"
+
+using namespace bettensor;
+
+namespace {
+
+crypto::hotkey make_hotkey() {
+  const crypto::keypair kp = crypto::keypair::generate();
+  return {kp, crypto::ss58_encode(kp.public_key_bytes())};
+}
+
+protocol::game_update fifty_games() {
+  protocol::game_update u;
+  u.timestamp = protocol::format_timestamp(protocol::now_utc());
+  for (int i = 0; i < 50; ++i) {
+    protocol::team_game g;
+    g.game_id = "game-" + std::to_string(1000 + i);
+    g.team_a = "Home Team " + std::to_string(i);
+    g.team_b = "Away Team " + std::to_string(i);
+    g.sport = i % 2 == 0 ? "football" : "soccer";
+    g.league = i % 2 == 0 ? "NFL" : "EPL";
+    g.create_date = "2026-11-20T10:00:00+00:00";
+    g.last_update_date = "2026-11-29T19:50:00.500000+00:00";
+    g.event_start_date = "2026-11-30T17:30:00+00:00";
+    g.team_a_odds = 1.45 + i / 100.0;
+    g.team_b_odds = 2.8 - i / 100.0;
+    g.tie_odds = i % 2 == 0 ? std::optional<double>(0.0) : std::optional<double>(3.25);
+    g.can_tie = i % 2 != 0;
+    u.games.push_back(g);
+  }
+  return u;
+}
+
+protocol::team_game_prediction sample_prediction() {
+  protocol::team_game_prediction p;
+  p.prediction_id = "8b2f4e0a-6c1d-4e7b-9f3a-2d5c7e9b1a04";
+  p.game_id = "nfl-2026-w13-kc-lv";
+  p.miner_uid = "7";
+  p.prediction_date = "2026-11-29T19:59:58.765432+00:00";
+  p.predicted_outcome = p.team_a = "Kansas City Chiefs";
+  p.team_b = "Las Vegas Raiders";
+  p.predicted_odds = p.team_a_odds = 1.45;
+  p.team_b_odds = 2.8;
+  p.tie_odds = 0.0;
+  p.wager = 25.0;
+  p.model_name = "default";
+  p.confidence_score = 0.5;
+  return p;
+}
+
+void BM_Sr25519Sign(benchmark::State& state) {
+  const auto key = make_hotkey();
+  const std::string msg(400, 'x');  // about the size of a signed prediction
+  for (auto _ : state) benchmark::DoNotOptimize(key.keypair.sign(crypto::as_bytes(msg)));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Sr25519Sign);
+
+void BM_Sr25519Verify(benchmark::State& state) {
+  const auto key = make_hotkey();
+  const std::string msg(400, 'x');
+  const auto sig = key.keypair.sign(crypto::as_bytes(msg));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        crypto::verify(crypto::as_bytes(msg), sig, key.keypair.public_key_bytes()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Sr25519Verify);
+
+void BM_CanonicalGameUpdate50(benchmark::State& state) {
+  const boost::json::value data = protocol::to_json(fifty_games());
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    protocol::append_canonical(out, data);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * out.size()));
+  state.counters["bytes"] = static_cast<double>(out.size());
+}
+BENCHMARK(BM_CanonicalGameUpdate50);
+
+void BM_ParseGameUpdate50(benchmark::State& state) {
+  const std::string text = protocol::to_canonical(protocol::to_json(fifty_games()));
+  for (auto _ : state) benchmark::DoNotOptimize(protocol::parse_json(text));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_ParseGameUpdate50);
+
+// One received prediction: parse, field checks, timestamp window, nonce, signature verify.
+void BM_EnvelopeOpenPrediction(benchmark::State& state) {
+  const auto miner = make_hotkey();
+  const auto env = protocol::sign_envelope(miner, protocol::message_type::prediction,
+                                           protocol::to_json(sample_prediction()));
+  const std::string wire = protocol::serialize(env);
+  const protocol::frame_expectations expect{miner.ss58, &miner.keypair.public_key_bytes(),
+                                            protocol::now_utc(), std::chrono::seconds(300),
+                                            nullptr};
+  for (auto _ : state) {
+    auto opened = protocol::open_envelope(wire, expect);
+    if (!opened) state.SkipWithError(opened.error().message.c_str());
+    benchmark::DoNotOptimize(protocol::parse_prediction(opened->data));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(wire.size());
+}
+BENCHMARK(BM_EnvelopeOpenPrediction);
+
+// The validator's answer: build and sign one confirmation envelope, then serialise it.
+void BM_EnvelopeSignConfirmation(benchmark::State& state) {
+  const auto validator = make_hotkey();
+  protocol::confirmation c{"8b2f4e0a-6c1d-4e7b-9f3a-2d5c7e9b1a04", "success", "",
+                           protocol::format_timestamp(protocol::now_utc()), std::nullopt};
+  for (auto _ : state) {
+    const auto env = protocol::sign_envelope(validator, protocol::message_type::confirmation,
+                                             protocol::to_json(c));
+    benchmark::DoNotOptimize(protocol::serialize(env));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_EnvelopeSignConfirmation);
+
+}  // namespace
+
+BENCHMARK_MAIN();
