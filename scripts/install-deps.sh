@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
-  libsodium-dev libsqlite3-dev libspdlog-dev libssl-dev prometheus-cpp-dev
+  libsodium-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev libssl-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
