@@ -1,0 +1,64 @@
+// The validator: who may connect (metagraph, blacklist), the games, the prediction pipeline, and
+// the HTTP endpoints, wired onto the transport server and the SQLite store.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/transport/server.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace bettensor::handlers {
+
+/// A problem with a file or setting found at start (exit code 2).
+class startup_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct validator_options {
+  transport::server_config server;
+  std::filesystem::path metagraph_file;
+  std::optional<std::filesystem::path> blacklist_file;
+  std::optional<std::filesystem::path> games_file;
+  std::optional<std::filesystem::path> admin_token_file;
+  bool admin_allow_remote = false;
+  std::filesystem::path db_path = "validator.db";
+  double daily_wager_limit = 1000.0;
+  std::chrono::milliseconds file_poll_interval{1000};  // how often watched files are checked
+};
+
+class validator_service {
+ public:
+  /// Reads the files and opens the database; throws startup_error naming what is wrong.
+  validator_service(boost::asio::io_context& ioc, validator_options opts, crypto::hotkey identity);
+  ~validator_service();
+  validator_service(const validator_service&) = delete;
+  validator_service& operator=(const validator_service&) = delete;
+
+  void start();
+  /// Graceful: closes every connection (1001), flushes storage, then calls `done`.
+  void stop(std::function<void()> done);
+  /// Re-reads the metagraph, blacklist and games files now (SIGHUP).
+  void reload();
+
+  [[nodiscard]] std::uint16_t port() const;
+  [[nodiscard]] transport::server& server();
+  [[nodiscard]] const crypto::hotkey& identity() const;
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace bettensor::handlers

@@ -1,0 +1,441 @@
+#include "bettensor/handlers/validator_service.hpp"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <system_error>
+
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/handlers/metagraph.hpp"
+#include "bettensor/handlers/registry.hpp"
+#include "bettensor/handlers/rules.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/storage/validator_store.hpp"
+
+namespace bettensor::handlers {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+using transport::http_response;
+using transport::peer_connection;
+using transport::priority;
+
+namespace {
+
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+constexpr std::string_view not_registered = "Not authorized: hotkey not registered";
+constexpr std::string_view blacklisted = "Not authorized: blacklisted";
+
+http_response json_reply(unsigned status, std::string_view message) {
+  return {status, boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}})};
+}
+
+// What a watched file looked like when last read.
+struct file_stamp {
+  fs::file_time_type mtime{};
+  std::uintmax_t size = 0;
+  bool operator==(const file_stamp&) const = default;
+};
+
+std::optional<file_stamp> stamp_of(const fs::path& p) {
+  std::error_code ec;
+  const auto mtime = fs::last_write_time(p, ec);
+  if (ec) return std::nullopt;
+  const auto size = fs::file_size(p, ec);
+  if (ec) return std::nullopt;
+  return file_stamp{mtime, size};
+}
+
+std::string read_token(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) throw startup_error("--admin.token_file: cannot read " + file.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string token = ss.str();
+  const auto last = token.find_last_not_of(" \t\r\n");
+  token.erase(last == std::string::npos ? 0 : last + 1);
+  if (token.size() < 16) {
+    throw startup_error("--admin.token_file: " + file.string() + " must hold a token of at least 16 characters");
+  }
+  return token;
+}
+
+bool same_token(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+struct validator_service::impl : std::enable_shared_from_this<validator_service::impl> {
+  impl(net::io_context& io, validator_options o, crypto::hotkey id)
+      : ioc(io), opts(std::move(o)), identity(std::move(id)), watch_timer(net::make_strand(io)) {}
+
+  // --- who may connect -------------------------------------------------------------------------
+  transport::auth_decision authorize(const std::string& hotkey) const {
+    std::lock_guard lock(mutex);
+    const auto uid = graph->uid_of(hotkey);
+    if (!uid) return {false, std::string(not_registered), 0};
+    if (black && black->contains(hotkey)) return {false, std::string(blacklisted), 0};
+    return {true, {}, *uid};
+  }
+
+  void reload_metagraph() {
+    auto g = metagraph::load(opts.metagraph_file);
+    if (!g) return spdlog::error("Metagraph not reloaded: {}", g.error().message);
+    {
+      std::lock_guard lock(mutex);
+      graph = *g;
+    }
+    spdlog::info("Metagraph reloaded: {} neurons (block {})", (*g)->neurons().size(), (*g)->block());
+    server->disconnect_if([g = *g](const std::string& hk) { return !g->uid_of(hk); },
+                          transport::close_code::policy, std::string(not_registered));
+  }
+
+  void reload_blacklist() {
+    auto b = blacklist::load(*opts.blacklist_file);
+    if (!b) return spdlog::error("Blacklist not reloaded: {}", b.error().message);
+    {
+      std::lock_guard lock(mutex);
+      black = *b;
+    }
+    spdlog::info("Blacklist reloaded: {} hotkeys", (*b)->size());
+    server->disconnect_if([b = *b](const std::string& hk) { return b->contains(hk); },
+                          transport::close_code::policy, std::string(blacklisted));
+  }
+
+  void reload_games() {
+    auto book = game_book::load(*opts.games_file);
+    if (!book) return spdlog::error("Games not reloaded: {}", book.error().message);
+    apply_games(*book);
+  }
+
+  // --- games -----------------------------------------------------------------------------------
+  std::shared_ptr<const game_book> current_games() const {
+    std::lock_guard lock(mutex);
+    return games;
+  }
+
+  // Installs a game set; a changed set is stored and broadcast once. Returns the recipients, or
+  // nullopt when the set is unchanged.
+  std::optional<std::size_t> apply_games(std::shared_ptr<const game_book> book) {
+    std::lock_guard apply_lock(apply_mutex);  // one change at a time, in order
+    {
+      std::lock_guard lock(mutex);
+      if (games && games->fingerprint() == book->fingerprint()) {
+        spdlog::debug("Game set unchanged: not broadcast");
+        return std::nullopt;
+      }
+    }
+    store->save_games(book->games());
+    auto frame = games_frame(*book);
+    {
+      std::lock_guard lock(mutex);
+      games = book;
+    }
+    const std::size_t n = server->broadcast(frame, priority::normal);
+    spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n, book->games().size());
+    return n;
+  }
+
+  transport::frame_ptr games_frame(const game_book& book) const {
+    protocol::game_update u{book.games(), protocol::format_timestamp(protocol::now_utc())};
+    return server->make_frame(protocol::message_type::game_update, protocol::to_json(u));
+  }
+
+  // --- predictions -----------------------------------------------------------------------------
+  void submit(const std::string& hotkey, protocol::team_game_prediction p,
+              std::function<void(storage::verdict)> done) {
+    auto book = current_games();
+    const auto now = protocol::now_utc();
+    store->submit(
+        hotkey, std::move(p), now,
+        [book = std::move(book), now](const protocol::team_game_prediction& pred) {
+          return check_prediction(pred, *book, now);
+        },
+        std::move(done));
+  }
+
+  transport::frame_ptr confirmation_frame(const std::string& prediction_id, const storage::verdict& v) const {
+    protocol::confirmation c{prediction_id, v.accepted ? "success" : "error", v.message,
+                             protocol::format_timestamp(protocol::now_utc()), std::nullopt};
+    return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
+  }
+
+  void handle_prediction(const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
+    auto p = protocol::parse_prediction(e.data);
+    if (!p) {
+      spdlog::info("Invalid prediction from miner {} (UID: {}): {}", peer->hotkey(), peer->uid(), p.error().message);
+      peer->send(server->make_frame(protocol::message_type::error, protocol::to_json(protocol::error_data{p.error().message})),
+                 priority::urgent);
+      return;
+    }
+    std::string id = p->prediction_id;
+    submit(peer->hotkey(), std::move(*p), [self = shared_from_this(), peer, id](storage::verdict v) {
+      // Sign on an I/O thread, not on the storage thread.
+      net::post(self->ioc, [self, peer, id, v] {
+        peer->send(self->confirmation_frame(id, v), priority::urgent);
+        spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
+                     v.accepted ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+      });
+    });
+  }
+
+  // --- HTTP ------------------------------------------------------------------------------------
+  void on_http(transport::http_request req, std::function<void(http_response)> reply) {
+    if (req.path == "/predictions") {
+      if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
+      return http_prediction(std::move(req), std::move(reply));
+    }
+    if (req.path == "/games") {
+      if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
+      return reply(post_games(req));
+    }
+    reply(json_reply(404, "Not found"));
+  }
+
+  void http_prediction(transport::http_request req, std::function<void(http_response)> reply) {
+    auto doc = protocol::parse_json(req.body);
+    if (!doc) return reply(json_reply(400, doc.error().message));
+    auto e = protocol::parse_envelope(std::move(*doc));
+    if (!e) return reply(json_reply(400, e.error().message));
+    if (e->type != protocol::message_type::prediction) {
+      return reply(json_reply(400, "Invalid message format: expected a prediction"));
+    }
+    const auto address = crypto::ss58_decode(e->sender);
+    if (!address) return reply(json_reply(400, "Invalid message format: field 'sender' is not an SS58 address"));
+    const auto decision = authorize(e->sender);
+    if (!decision.accepted) return reply(json_reply(403, decision.refusal));
+    const protocol::frame_expectations expect{e->sender, &address->key, protocol::now_utc(),
+                                              opts.server.timestamp_window, nonces.get()};
+    if (auto ok = protocol::verify_envelope(*e, expect); !ok) {
+      spdlog::info("Invalid HTTP prediction from {}: {}", e->sender, ok.error().message);
+      return reply(json_reply(400, ok.error().message));
+    }
+    auto p = protocol::parse_prediction(e->data);
+    if (!p) return reply(json_reply(400, p.error().message));
+    std::string id = p->prediction_id;
+    submit(e->sender, std::move(*p), [self = shared_from_this(), id, reply = std::move(reply)](storage::verdict v) {
+      net::post(self->ioc, [self, id, v, reply] {
+        reply(http_response{200, *self->confirmation_frame(id, v)});
+        spdlog::info("Sent confirmation for prediction {} via HTTP ({})", id, v.accepted ? "success" : v.message);
+      });
+    });
+  }
+
+  http_response post_games(const transport::http_request& req) {
+    if (admin_token.empty()) return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
+    if (!req.remote_is_loopback && !opts.admin_allow_remote) {
+      return json_reply(403, "Admin endpoint accepts loopback clients only");
+    }
+    constexpr std::string_view bearer = "Bearer ";
+    if (!req.authorization.starts_with(bearer) ||
+        !same_token(std::string_view(req.authorization).substr(bearer.size()), admin_token)) {
+      spdlog::warn("Refused POST /games from {}: bad admin token", req.remote_address);
+      return json_reply(401, "Invalid admin token");
+    }
+    auto book = game_book::parse(req.body);
+    if (!book) return json_reply(400, book.error().message);
+    const std::size_t count = (*book)->games().size();
+    const auto recipients = apply_games(*book);
+    return {200, boost::json::serialize(boost::json::object{{"status", "success"},
+                                                            {"games", count},
+                                                            {"changed", recipients.has_value()},
+                                                            {"recipients", recipients.value_or(0)}})};
+  }
+
+  // --- watched files ---------------------------------------------------------------------------
+  static net::awaitable<void> watch_files(std::shared_ptr<impl> self) {
+    for (;;) {
+      self->watch_timer.expires_after(self->opts.file_poll_interval);
+      if (auto [ec] = co_await self->watch_timer.async_wait(use_nothrow); ec || self->stopping) co_return;
+      self->check_files(false);
+    }
+  }
+
+  // Reloads each watched file whose stamp changed (or every one when `force`).
+  void check_files(bool force) {
+    const auto changed = [&](const fs::path& p, std::optional<file_stamp>& last) {
+      const auto now = stamp_of(p);
+      if (!now) return false;
+      if (!force && last && *now == *last) return false;
+      last = now;
+      return true;
+    };
+    if (changed(opts.metagraph_file, metagraph_stamp)) reload_metagraph();
+    if (opts.blacklist_file && changed(*opts.blacklist_file, blacklist_stamp)) reload_blacklist();
+    if (opts.games_file && changed(*opts.games_file, games_stamp)) reload_games();
+  }
+
+  net::io_context& ioc;
+  validator_options opts;
+  crypto::hotkey identity;
+  std::shared_ptr<protocol::replay_guard> nonces = std::make_shared<protocol::replay_guard>();
+  std::unique_ptr<storage::validator_store> store;
+  std::optional<transport::server> server;
+  handler_registry registry;
+  std::string admin_token;
+  net::steady_timer watch_timer;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mutex;  // guards graph, black, games
+  std::shared_ptr<const metagraph> graph;
+  std::shared_ptr<const blacklist> black;
+  std::shared_ptr<const game_book> games;
+  std::mutex apply_mutex;
+
+  std::optional<file_stamp> metagraph_stamp;
+  std::optional<file_stamp> blacklist_stamp;
+  std::optional<file_stamp> games_stamp;
+};
+
+namespace {
+
+class prediction_handler final : public message_handler {
+ public:
+  explicit prediction_handler(validator_service::impl& svc) : svc_(svc) {}
+  void handle(const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) override {
+    svc_.handle_prediction(peer, std::move(e));
+  }
+
+ private:
+  validator_service::impl& svc_;
+};
+
+class heartbeat_handler final : public message_handler {
+ public:
+  explicit heartbeat_handler(validator_service::impl& svc) : svc_(svc) {}
+  void handle(const std::shared_ptr<peer_connection>& peer, protocol::envelope&&) override {
+    peer->send(svc_.server->make_frame(protocol::message_type::heartbeat_ack, boost::json::object()),
+               priority::low);
+  }
+
+ private:
+  validator_service::impl& svc_;
+};
+
+// The miner's answer to our heartbeat: receiving it already counts as activity.
+class heartbeat_response_handler final : public message_handler {
+ public:
+  void handle(const std::shared_ptr<peer_connection>&, protocol::envelope&&) override {}
+};
+
+}  // namespace
+
+validator_service::validator_service(net::io_context& ioc, validator_options opts, crypto::hotkey identity)
+    : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(identity))) {
+  auto& s = *impl_;
+  auto g = metagraph::load(s.opts.metagraph_file);
+  if (!g) throw startup_error("--metagraph.file: " + g.error().message);
+  s.graph = *g;
+  s.metagraph_stamp = stamp_of(s.opts.metagraph_file);
+  if (s.opts.blacklist_file) {
+    auto b = blacklist::load(*s.opts.blacklist_file);
+    if (!b) throw startup_error("--blacklist.file: " + b.error().message);
+    s.black = *b;
+    s.blacklist_stamp = stamp_of(*s.opts.blacklist_file);
+  }
+  if (s.opts.admin_token_file) s.admin_token = read_token(*s.opts.admin_token_file);
+  try {
+    s.store = std::make_unique<storage::validator_store>(
+        storage::validator_store::options{s.opts.db_path, s.opts.daily_wager_limit, 512});
+  } catch (const storage::storage_error& e) {
+    throw startup_error(std::string("--db.path: ") + e.what());
+  }
+  std::shared_ptr<const game_book> initial;
+  if (s.opts.games_file) {
+    auto book = game_book::load(*s.opts.games_file);
+    if (!book) throw startup_error("--games.file: " + book.error().message);
+    initial = *book;
+    s.games_stamp = stamp_of(*s.opts.games_file);
+  } else {
+    auto book = game_book::make(s.store->load_games());
+    if (!book) throw startup_error("--db.path: stored games are invalid: " + book.error().message);
+    initial = *book;
+  }
+
+  s.registry.add(std::string(protocol::message_type::prediction), std::make_unique<prediction_handler>(s));
+  s.registry.add(std::string(protocol::message_type::heartbeat), std::make_unique<heartbeat_handler>(s));
+  s.registry.add(std::string(protocol::message_type::heartbeat_response),
+                 std::make_unique<heartbeat_response_handler>());
+  s.registry.on_unknown([&s](const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
+    const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
+    spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
+    peer->send(s.server->make_frame(protocol::message_type::error, protocol::to_json(protocol::error_data{message})),
+               priority::urgent);
+  });
+
+  transport::server::callbacks cb;
+  std::weak_ptr<impl> weak = impl_;
+  cb.authorize = [weak](const protocol::authenticated_peer& p) {
+    auto self = weak.lock();
+    return self ? self->authorize(p.hotkey) : transport::auth_decision{false, "Server closing", 0};
+  };
+  cb.on_authenticated = [weak](std::shared_ptr<peer_connection> peer) {
+    // A newly connected miner gets the current games, signed for it: re-sending the broadcast
+    // frame would repeat its nonce to a miner that may already have seen it.
+    auto self = weak.lock();
+    if (!self) return;
+    const auto book = self->current_games();
+    if (book && !book->games().empty()) peer->send(self->games_frame(*book), priority::normal);
+  };
+  cb.on_message = [weak](std::shared_ptr<peer_connection> peer, protocol::envelope e) {
+    if (auto self = weak.lock()) self->registry.dispatch(peer, std::move(e));
+  };
+  cb.on_http = [weak](transport::http_request req, std::function<void(http_response)> reply) {
+    auto self = weak.lock();
+    if (!self) return reply(json_reply(503, "Server closing"));
+    self->on_http(std::move(req), std::move(reply));
+  };
+  try {
+    s.server.emplace(ioc, s.opts.server, s.identity, s.nonces, std::move(cb));
+  } catch (const std::system_error& e) {
+    throw startup_error("--websocket.port: cannot listen on " + s.opts.server.address + ":" +
+                        std::to_string(s.opts.server.port) + ": " + e.what());
+  }
+  s.apply_games(initial);
+}
+
+validator_service::~validator_service() = default;
+
+void validator_service::start() {
+  impl_->server->start();
+  net::co_spawn(impl_->watch_timer.get_executor(), impl::watch_files(impl_), [](std::exception_ptr e) {
+    if (e) spdlog::error("file watcher stopped");
+  });
+  spdlog::info("Validator {} listening on {}:{} (WebSocket path /ws)", impl_->identity.ss58,
+               impl_->opts.server.address, port());
+}
+
+void validator_service::stop(std::function<void()> done) {
+  auto self = impl_;
+  self->stopping = true;
+  net::post(self->watch_timer.get_executor(), [self] { self->watch_timer.cancel(); });
+  self->server->stop([self, done = std::move(done)] {
+    self->store->flush();
+    spdlog::info("Validator stopped: connections closed, storage flushed");
+    done();
+  });
+}
+
+void validator_service::reload() {
+  auto self = impl_;
+  net::post(self->watch_timer.get_executor(), [self] { self->check_files(true); });
+}
+
+std::uint16_t validator_service::port() const { return impl_->server->local_port(); }
+transport::server& validator_service::server() { return *impl_->server; }
+const crypto::hotkey& validator_service::identity() const { return impl_->identity; }
+
+}  // namespace bettensor::handlers

@@ -1,0 +1,135 @@
+// The validator's network side: one port serving WebSocket upgrades on /ws and plain HTTP
+// (GET /ws/health built in, everything else handed to the application). Beast stays in the .cpp.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/signing.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace bettensor::transport {
+
+/// Send priority: confirmations before game updates before heartbeats.
+enum class priority { urgent = 0, normal = 1, low = 2 };
+
+/// Close codes used by the server.
+namespace close_code {
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t going_away = 1001;
+inline constexpr std::uint16_t policy = 1008;
+inline constexpr std::uint16_t try_again_later = 1013;
+}  // namespace close_code
+
+using frame_ptr = std::shared_ptr<const std::string>;
+
+/// One authenticated miner connection. Thread-safe: calls are posted to the connection's strand.
+class peer_connection {
+ public:
+  virtual ~peer_connection() = default;
+  [[nodiscard]] virtual const std::string& hotkey() const = 0;
+  [[nodiscard]] virtual std::int64_t uid() const = 0;
+  [[nodiscard]] virtual const std::string& remote_address() const = 0;
+  /// Queues an already serialised frame. A full queue closes the connection ("Slow consumer").
+  virtual void send(frame_ptr frame, priority p) = 0;
+  /// Sends a close frame after the urgent frames already queued.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+/// The application's answer to an authenticated handshake.
+struct auth_decision {
+  bool accepted = false;
+  std::string refusal;  // "Not authorized: hotkey not registered", ...
+  std::int64_t uid = 0;
+};
+
+struct http_request {
+  std::string method;
+  std::string path;  // target without the query
+  std::string body;
+  std::string authorization;  // the Authorization header
+  std::string remote_address;
+  bool remote_is_loopback = false;
+};
+
+struct http_response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
+struct server_config {
+  bool websocket_enabled = true;  // false: only HTTP is served, upgrades get 404
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 10401;
+  std::size_t max_connections = 4096;
+  std::size_t max_message_bytes = 64 * 1024;
+  std::size_t max_http_body_bytes = 64 * 1024;
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds heartbeat_interval{60};
+  std::chrono::seconds connection_timeout{300};
+  std::chrono::seconds timestamp_window = protocol::default_timestamp_window;
+  double rate_limit_per_second = 100;  // token bucket refill per connection
+  double rate_limit_burst = 400;       // bucket size
+  std::size_t max_invalid_frames = 20;  // bad frames tolerated before close 1008
+  std::size_t send_queue_frames = 1024;  // per connection
+  std::chrono::seconds close_grace{5};   // a close handshake longer than this ends the socket
+};
+
+class server {
+ public:
+  struct callbacks {
+    /// Registration, blacklist, uid. Called on the connection's strand.
+    std::function<auth_decision(const protocol::authenticated_peer&)> authorize;
+    /// After the welcome frame is queued (e.g. to send the current games).
+    std::function<void(std::shared_ptr<peer_connection>)> on_authenticated;
+    /// A verified envelope from an authenticated miner.
+    std::function<void(std::shared_ptr<peer_connection>, protocol::envelope)> on_message;
+    /// Any HTTP request other than GET /ws/health. Must call `reply` exactly once.
+    std::function<void(http_request, std::function<void(http_response)> reply)> on_http;
+  };
+
+  /// Binds and listens (port 0 picks a free port); throws std::system_error if it cannot.
+  server(boost::asio::io_context& ioc, server_config cfg, crypto::hotkey identity,
+         std::shared_ptr<protocol::replay_guard> nonces, callbacks cb);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Starts accepting and the heartbeat loop.
+  void start();
+  /// Graceful stop: stop accepting, close every connection with 1001 "Server closing
+  /// connection", wait for them (bounded by close_grace), then call `done`.
+  void stop(std::function<void()> done);
+
+  [[nodiscard]] std::uint16_t local_port() const;
+  /// WebSocket connections open (authenticated or not) and authenticated ones.
+  [[nodiscard]] std::size_t connection_count() const;
+  [[nodiscard]] std::size_t authenticated_count() const;
+
+  /// Signs an envelope from this validator and serialises it once.
+  [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
+  /// Queues one shared frame to every authenticated connection; returns how many.
+  std::size_t broadcast(frame_ptr frame, priority p);
+  /// Closes the connections whose hotkey matches `pred`.
+  void disconnect_if(const std::function<bool(const std::string& hotkey)>& pred, std::uint16_t code,
+                     const std::string& reason);
+
+  struct impl;  // implementation detail (server.cpp)
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace bettensor::transport

@@ -1,0 +1,656 @@
+#include "bettensor/transport/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "bettensor/protocol/json.hpp"
+
+namespace bettensor::transport {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+// A close reason is limited to 123 bytes by the protocol.
+std::string fit_reason(std::string reason) {
+  if (reason.size() > 123) reason.resize(123);
+  return reason;
+}
+
+// Ends a coroutine task and logs an unexpected exception; never swallows it silently.
+void log_failure(std::string_view what, std::exception_ptr e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("{}: {}", what, x.what());
+  }
+}
+
+std::string json_error_body(std::string_view message) {
+  return boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}});
+}
+
+}  // namespace
+
+class ws_session;
+
+struct server::impl : std::enable_shared_from_this<server::impl> {
+  impl(net::io_context& io, server_config c, crypto::hotkey id,
+       std::shared_ptr<protocol::replay_guard> n, callbacks cbs)
+      : ioc(io),
+        cfg(std::move(c)),
+        identity(std::move(id)),
+        nonces(std::move(n)),
+        cb(std::move(cbs)),
+        acceptor(net::make_strand(io)),
+        heartbeat_timer(acceptor.get_executor()),
+        started(steady::now()) {
+    const tcp::endpoint ep(net::ip::make_address(cfg.address), cfg.port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(net::socket_base::max_listen_connections);
+  }
+
+  net::awaitable<void> accept_loop(std::shared_ptr<impl> self);
+  net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self);
+  net::awaitable<void> run_connection(std::shared_ptr<impl> self, tcp::socket socket);
+  net::awaitable<http_response> route(http::request<http::string_body>& req,
+                                      const tcp::endpoint& remote, beast::tcp_stream& stream);
+
+  // Hub: every WebSocket session, and the authenticated ones by hotkey.
+  std::shared_ptr<ws_session> join(const std::shared_ptr<ws_session>& s);
+  void leave(ws_session* s);
+  bool admit(const std::shared_ptr<ws_session>& s);
+  std::vector<std::shared_ptr<ws_session>> authenticated_sessions() const;
+  std::vector<std::shared_ptr<ws_session>> all_sessions() const;
+
+  frame_ptr make_frame_shared(std::string_view type, boost::json::value data) const {
+    return std::make_shared<const std::string>(
+        protocol::serialize(protocol::sign_envelope(identity, type, std::move(data))));
+  }
+
+  net::io_context& ioc;
+  server_config cfg;
+  crypto::hotkey identity;
+  std::shared_ptr<protocol::replay_guard> nonces;
+  callbacks cb;
+  tcp::acceptor acceptor;
+  net::steady_timer heartbeat_timer;
+  steady::time_point started;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex hub_mutex;
+  std::unordered_map<ws_session*, std::weak_ptr<ws_session>> sessions;
+  std::unordered_map<std::string, std::weak_ptr<ws_session>> by_hotkey;
+  std::size_t authenticated = 0;
+};
+
+// One WebSocket connection. Everything below runs on the connection's strand (the socket's
+// executor); other threads reach it through post().
+class ws_session final : public peer_connection, public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(std::shared_ptr<server::impl> srv, beast::tcp_stream stream, std::string remote)
+      : srv_(std::move(srv)),
+        ws_(std::move(stream)),
+        wake_(ws_.get_executor()),
+        watchdog_(ws_.get_executor()),
+        remote_(std::move(remote)),
+        opened_(steady::now()),
+        last_activity_(opened_),
+        tokens_(srv_->cfg.rate_limit_burst),
+        last_refill_(opened_) {}
+
+  const std::string& hotkey() const override { return hotkey_; }
+  std::int64_t uid() const override { return uid_; }
+  const std::string& remote_address() const override { return remote_; }
+
+  void send(frame_ptr frame, priority p) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), p]() mutable {
+      self->enqueue(std::move(frame), p);
+    });
+  }
+
+  void close(std::uint16_t code, std::string reason) override {
+    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+      self->request_close(code, std::move(reason));
+    });
+  }
+
+  bool is_authenticated() const { return authenticated_; }
+
+  static net::awaitable<void> run(std::shared_ptr<ws_session> self,
+                                  http::request<http::string_body> req);
+
+ private:
+  net::awaitable<void> read_loop();
+  static net::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
+  static net::awaitable<void> watch(std::shared_ptr<ws_session> self);
+
+  void enqueue(frame_ptr frame, priority p) {
+    if (close_ || dead_) return;
+    auto& q = queues_[static_cast<std::size_t>(p)];
+    if (queued_ >= srv_->cfg.send_queue_frames) {
+      spdlog::warn("Closing slow consumer {} (UID: {}): {} frames queued", hotkey_, uid_, queued_);
+      request_close(close_code::policy, "Slow consumer");
+      return;
+    }
+    q.push_back(std::move(frame));
+    ++queued_;
+    wake_.cancel_one();
+  }
+
+  void request_close(std::uint16_t code, std::string reason) {
+    if (close_ || dead_) return;
+    websocket::close_reason why;
+    why.code = code;
+    why.reason = fit_reason(std::move(reason));
+    close_ = std::move(why);
+    closing_since_ = steady::now();
+    wake_.cancel_one();
+    watchdog_.cancel_one();  // re-arm for the close grace period
+  }
+
+  // Answers a handshake refusal: a plain {"status":"error"} frame, then close 1008.
+  void refuse(const std::string& message) {
+    spdlog::info("Refused connection from {}: {}", remote_, message);
+    enqueue(std::make_shared<const std::string>(json_error_body(message)), priority::urgent);
+    request_close(close_code::policy, message);
+  }
+
+  void reply_error(const std::string& message) {
+    enqueue(srv_->make_frame_shared(protocol::message_type::error,
+                                    protocol::to_json(protocol::error_data{message})),
+            priority::urgent);
+  }
+
+  bool take_token() {
+    const auto now = steady::now();
+    const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
+    last_refill_ = now;
+    tokens_ = std::min(srv_->cfg.rate_limit_burst, tokens_ + elapsed * srv_->cfg.rate_limit_per_second);
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+  }
+
+  void authenticate(std::string_view text);
+  void handle_frame(std::string_view text);
+
+  std::shared_ptr<server::impl> srv_;
+  websocket::stream<beast::tcp_stream> ws_;
+  net::steady_timer wake_;
+  net::steady_timer watchdog_;
+  std::string remote_;
+  steady::time_point opened_;
+  steady::time_point last_activity_;
+  steady::time_point closing_since_;
+  double tokens_;
+  steady::time_point last_refill_;
+  std::size_t invalid_frames_ = 0;
+
+  std::array<std::deque<frame_ptr>, 3> queues_;
+  std::size_t queued_ = 0;
+  std::optional<websocket::close_reason> close_;
+  bool dead_ = false;  // the read side has ended; the writer and watchdog stop
+
+  bool authenticated_ = false;
+  std::string hotkey_;
+  crypto::public_key key_{};
+  std::int64_t uid_ = -1;
+
+  friend struct server::impl;
+};
+
+net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
+                                     http::request<http::string_body> req) {
+  auto& ws = self->ws_;
+  beast::get_lowest_layer(ws).expires_never();  // the websocket timeouts take over
+  websocket::stream_base::timeout t{};
+  t.handshake_timeout = self->srv_->cfg.handshake_timeout;  // upgrade and close handshakes
+  t.idle_timeout = websocket::stream_base::none();          // silence is the watchdog's job
+  t.keep_alive_pings = false;
+  ws.set_option(t);
+  ws.read_message_max(self->srv_->cfg.max_message_bytes);
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(http::field::server, "bettensor-validator");
+  }));
+  if (auto [ec] = co_await ws.async_accept(req, use_nothrow); ec) {
+    spdlog::debug("WebSocket upgrade from {} failed: {}", self->remote_, ec.message());
+    co_return;
+  }
+  const bool admitted = self->srv_->admit(self);
+  auto ex = ws.get_executor();
+  net::co_spawn(ex, write_loop(self), [](std::exception_ptr e) { log_failure("writer", e); });
+  net::co_spawn(ex, watch(self), [](std::exception_ptr e) { log_failure("watchdog", e); });
+  if (!admitted) {
+    spdlog::warn("Refused connection from {}: max connections reached", self->remote_);
+    self->request_close(close_code::try_again_later, "Max connections reached");
+  } else if (self->srv_->stopping) {
+    self->request_close(close_code::going_away, "Server closing connection");
+  }
+  co_await self->read_loop();
+  // The read side has seen the close handshake (or an error). A close of ours still waiting for
+  // the peer's close frame would wait in vain (the read consumed it), so end the socket here.
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  beast::get_lowest_layer(ws).socket().close(ignored);
+  self->dead_ = true;
+  self->wake_.cancel();
+  self->watchdog_.cancel();
+  self->srv_->leave(self.get());
+  if (self->authenticated_) {
+    spdlog::info("WebSocket connection closed with miner {} (UID: {})", self->hotkey_, self->uid_);
+  }
+}
+
+net::awaitable<void> ws_session::read_loop() {
+  beast::flat_buffer buffer;
+  for (;;) {
+    buffer.clear();
+    auto [ec, n] = co_await ws_.async_read(buffer, use_nothrow);
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_, srv_->cfg.max_message_bytes);
+      } else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
+                 ec != net::error::eof && ec != beast::error::timeout) {
+        spdlog::debug("Read from {} ended: {}", remote_, ec.message());
+      }
+      co_return;
+    }
+    if (close_) continue;  // closing: drain what the peer still sends until its close frame
+    last_activity_ = steady::now();
+    const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
+    spdlog::trace("<- {} {}", remote_, text);
+    if (!authenticated_) {
+      authenticate(text);
+      continue;
+    }
+    if (!take_token()) {
+      spdlog::warn("Closing {} (UID: {}): message rate limit exceeded", hotkey_, uid_);
+      request_close(close_code::policy, "Rate limit exceeded");
+      continue;
+    }
+    handle_frame(text);
+  }
+}
+
+void ws_session::authenticate(std::string_view text) {
+  auto doc = protocol::parse_json(text);
+  if (!doc) return refuse(doc.error().message);
+  auto peer = protocol::verify_auth_message(*doc, protocol::now_utc(), srv_->cfg.timestamp_window);
+  if (!peer) return refuse(peer.error().message);
+  const auth_decision decision = srv_->cb.authorize(*peer);
+  if (!decision.accepted) return refuse(decision.refusal);
+  authenticated_ = true;
+  hotkey_ = peer->hotkey;
+  key_ = peer->key;
+  uid_ = decision.uid;
+  watchdog_.cancel_one();  // re-arm: from now on the deadline is the heartbeat timeout
+  if (auto old = srv_->join(shared_from_this())) {
+    spdlog::info("Miner {} reconnected: replacing its previous connection", hotkey_);
+    old->close(close_code::normal, "Client already connected: replaced by a new connection");
+  }
+  spdlog::info("WebSocket connection established with miner {} (UID: {})", hotkey_, uid_);
+  enqueue(srv_->make_frame_shared(protocol::message_type::welcome,
+                                  protocol::to_json(protocol::welcome{"Connection established", "success", uid_})),
+          priority::urgent);
+  if (srv_->cb.on_authenticated) srv_->cb.on_authenticated(shared_from_this());
+}
+
+void ws_session::handle_frame(std::string_view text) {
+  if (!ws_.got_text()) {
+    reply_error("Invalid message format: binary frames are not supported");
+  } else {
+    const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
+                                              srv_->cfg.timestamp_window, srv_->nonces.get()};
+    auto env = protocol::open_envelope(text, expect);
+    if (env) {
+      srv_->cb.on_message(shared_from_this(), std::move(*env));
+      return;
+    }
+    spdlog::info("Invalid frame from miner {} (UID: {}): {}", hotkey_, uid_, env.error().message);
+    reply_error(env.error().message);
+  }
+  if (++invalid_frames_ > srv_->cfg.max_invalid_frames) {
+    spdlog::warn("Closing {} (UID: {}): too many invalid messages", hotkey_, uid_);
+    request_close(close_code::policy, "Too many invalid messages");
+  }
+}
+
+// The only caller of write and close on this stream.
+net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
+  auto& q = self->queues_;
+  for (;;) {
+    if (self->dead_) co_return;
+    const bool urgent_pending = !q[0].empty();
+    if (self->close_ && !urgent_pending) {
+      auto [ec] = co_await self->ws_.async_close(*self->close_, use_nothrow);
+      if (ec) beast::get_lowest_layer(self->ws_).socket().close();
+      co_return;
+    }
+    auto* next = urgent_pending ? &q[0] : !q[1].empty() ? &q[1] : !q[2].empty() ? &q[2] : nullptr;
+    if (next == nullptr) {
+      self->wake_.expires_at(steady::time_point::max());
+      co_await self->wake_.async_wait(use_nothrow);
+      continue;
+    }
+    frame_ptr frame = std::move(next->front());
+    next->pop_front();
+    --self->queued_;
+    spdlog::trace("-> {} {}", self->remote_, *frame);
+    auto [ec, n] = co_await self->ws_.async_write(net::buffer(*frame), use_nothrow);
+    if (ec) {
+      beast::get_lowest_layer(self->ws_).socket().close();
+      co_return;
+    }
+  }
+}
+
+// Ends a connection that does not authenticate in time, goes silent for connection_timeout, or
+// does not finish a requested close within close_grace.
+net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
+  const auto& cfg = self->srv_->cfg;
+  for (;;) {
+    if (self->dead_) co_return;
+    const auto now = steady::now();
+    steady::time_point deadline;
+    if (self->close_) {
+      deadline = self->closing_since_ + cfg.close_grace;
+      if (now >= deadline) {
+        beast::get_lowest_layer(self->ws_).socket().close();
+        co_return;
+      }
+    } else if (!self->authenticated_) {
+      deadline = self->opened_ + cfg.handshake_timeout;
+      if (now >= deadline) {
+        spdlog::info("Closing {}: no authentication within {}s", self->remote_, cfg.handshake_timeout.count());
+        self->request_close(close_code::policy, "Authentication timeout");
+        continue;
+      }
+    } else {
+      deadline = self->last_activity_ + cfg.connection_timeout;
+      if (now >= deadline) {
+        spdlog::info("Closing miner {} (UID: {}): heartbeat timeout", self->hotkey_, self->uid_);
+        self->request_close(close_code::normal, "Heartbeat timeout");
+        continue;
+      }
+    }
+    self->watchdog_.expires_at(deadline);
+    co_await self->watchdog_.async_wait(use_nothrow);  // cancelled to re-evaluate early
+  }
+}
+
+bool server::impl::admit(const std::shared_ptr<ws_session>& s) {
+  std::lock_guard lock(hub_mutex);
+  if (sessions.size() >= cfg.max_connections) return false;
+  sessions.emplace(s.get(), s);
+  return true;
+}
+
+std::shared_ptr<ws_session> server::impl::join(const std::shared_ptr<ws_session>& s) {
+  std::lock_guard lock(hub_mutex);
+  ++authenticated;
+  auto& slot = by_hotkey[s->hotkey()];
+  auto old = slot.lock();
+  slot = s;
+  return old;
+}
+
+void server::impl::leave(ws_session* s) {
+  std::lock_guard lock(hub_mutex);
+  if (sessions.erase(s) == 0) return;  // was never admitted
+  if (!s->is_authenticated()) return;
+  --authenticated;
+  const auto it = by_hotkey.find(s->hotkey());
+  if (it != by_hotkey.end() && (it->second.expired() || it->second.lock().get() == s)) {
+    by_hotkey.erase(it);
+  }
+}
+
+std::vector<std::shared_ptr<ws_session>> server::impl::authenticated_sessions() const {
+  std::vector<std::shared_ptr<ws_session>> out;
+  std::lock_guard lock(hub_mutex);
+  out.reserve(by_hotkey.size());
+  for (const auto& [key, weak] : by_hotkey) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<ws_session>> server::impl::all_sessions() const {
+  std::vector<std::shared_ptr<ws_session>> out;
+  std::lock_guard lock(hub_mutex);
+  out.reserve(sessions.size());
+  for (const auto& [ptr, weak] : sessions) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), use_nothrow);
+    if (ec) {
+      if (ec == net::error::operation_aborted || !acceptor.is_open()) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      net::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(use_nothrow);  // e.g. out of file descriptors: do not spin
+      continue;
+    }
+    auto ex = socket.get_executor();
+    net::co_spawn(ex, run_connection(self, std::move(socket)),
+                  [](std::exception_ptr e) { log_failure("connection", e); });
+  }
+}
+
+net::awaitable<void> server::impl::heartbeat_loop(std::shared_ptr<impl> self) {
+  for (;;) {
+    self->heartbeat_timer.expires_after(self->cfg.heartbeat_interval);
+    if (auto [ec] = co_await self->heartbeat_timer.async_wait(use_nothrow); ec || self->stopping) {
+      co_return;
+    }
+    // One signed heartbeat, shared by every connection.
+    const auto frame = self->make_frame_shared(protocol::message_type::heartbeat, boost::json::object());
+    for (auto& s : self->authenticated_sessions()) s->send(frame, priority::low);
+  }
+}
+
+net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tcp::socket socket) {
+  beast::error_code remote_ec;
+  const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
+  std::string remote_text = remote_ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(cfg.max_http_body_bytes);
+    parser.header_limit(16 * 1024);
+    stream.expires_after(cfg.handshake_timeout);
+    auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
+    if (ec == http::error::body_limit) {
+      http::response<http::string_body> res{http::status::payload_too_large, 11};
+      res.set(http::field::content_type, "application/json");
+      res.body() = json_error_body("Request body too large");
+      res.keep_alive(false);
+      res.prepare_payload();
+      co_await http::async_write(stream, res, use_nothrow);
+      break;
+    }
+    if (ec) break;
+    auto req = parser.release();
+    const std::string_view target = req.target();
+    const std::string path(target.substr(0, target.find('?')));
+    if (websocket::is_upgrade(req)) {
+      if (path != "/ws" || !cfg.websocket_enabled) {
+        http::response<http::string_body> res{http::status::not_found, req.version()};
+        res.set(http::field::content_type, "application/json");
+        res.body() = json_error_body("Not found");
+        res.prepare_payload();
+        co_await http::async_write(stream, res, use_nothrow);
+        break;
+      }
+      auto session = std::make_shared<ws_session>(self, std::move(stream), std::move(remote_text));
+      co_await ws_session::run(std::move(session), std::move(req));
+      co_return;
+    }
+    http_response reply = co_await route(req, remote, stream);
+    http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
+    res.set(http::field::server, "bettensor-validator");
+    res.set(http::field::content_type, reply.content_type);
+    res.keep_alive(req.keep_alive() && !stopping);
+    res.body() = reply.body;
+    res.prepare_payload();
+    auto [wec, wn] = co_await http::async_write(stream, res, use_nothrow);
+    if (wec || !res.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+net::awaitable<http_response> server::impl::route(http::request<http::string_body>& req,
+                                                  const tcp::endpoint& remote,
+                                                  beast::tcp_stream& stream) {
+  const std::string_view target = req.target();
+  std::string path(target.substr(0, target.find('?')));
+  if (path == "/ws/health") {
+    if (req.method() != http::verb::get) co_return http_response{405, json_error_body("Method not allowed")};
+    std::size_t total = 0;
+    std::size_t active = 0;
+    {
+      std::lock_guard lock(hub_mutex);
+      total = sessions.size();
+      active = authenticated;
+    }
+    const double uptime = std::chrono::duration<double>(steady::now() - started).count();
+    co_return http_response{200, boost::json::serialize(boost::json::object{
+                                     {"status", "online"},
+                                     {"connections", total},
+                                     {"active_connections", active},
+                                     {"uptime", uptime}})};
+  }
+  http_request r;
+  r.method = std::string(req.method_string());
+  r.path = std::move(path);
+  r.body = std::move(req.body());
+  r.authorization = std::string(req[http::field::authorization]);
+  r.remote_address = remote.address().to_string();
+  r.remote_is_loopback = remote.address().is_loopback();
+  if (!cb.on_http) co_return http_response{404, json_error_body("Not found")};
+  // Hand the request to the application and resume on this connection's strand when it answers.
+  // The initiation runs synchronously inside the co_await, so it may refer to this frame's
+  // locals; GCC 12 miscompiles non-trivial captures of temporaries in co_await expressions.
+  auto ex = stream.get_executor();
+  auto initiation = [this, ex, &r](auto handler) {
+    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+    cb.on_http(std::move(r), [shared, ex](http_response res) {
+      net::post(ex, [shared, res = std::move(res)]() mutable { (*shared)(std::move(res)); });
+    });
+  };
+  http_response res =
+      co_await net::async_initiate<decltype(net::use_awaitable), void(http_response)>(initiation, net::use_awaitable);
+  co_return res;
+}
+
+server::server(net::io_context& ioc, server_config cfg, crypto::hotkey identity,
+               std::shared_ptr<protocol::replay_guard> nonces, callbacks cb)
+    : impl_(std::make_shared<impl>(ioc, std::move(cfg), std::move(identity), std::move(nonces),
+                                   std::move(cb))) {}
+
+server::~server() = default;
+
+void server::start() {
+  auto ex = impl_->acceptor.get_executor();
+  net::co_spawn(ex, impl_->accept_loop(impl_), [](std::exception_ptr e) { log_failure("acceptor", e); });
+  net::co_spawn(ex, impl_->heartbeat_loop(impl_), [](std::exception_ptr e) { log_failure("heartbeat", e); });
+}
+
+namespace {
+net::awaitable<void> drain(std::shared_ptr<server::impl> srv, std::function<void()> done);
+}
+
+void server::stop(std::function<void()> done) {
+  auto self = impl_;
+  net::post(self->acceptor.get_executor(), [self, done = std::move(done)]() mutable {
+    self->stopping = true;
+    beast::error_code ignored;
+    self->acceptor.close(ignored);
+    self->heartbeat_timer.cancel();
+    for (auto& s : self->all_sessions()) s->close(close_code::going_away, "Server closing connection");
+    net::co_spawn(self->acceptor.get_executor(), drain(self, std::move(done)),
+                  [](std::exception_ptr e) { log_failure("shutdown", e); });
+  });
+}
+
+namespace {
+// Waits (bounded by close_grace plus a little) for every connection to finish its close.
+net::awaitable<void> drain(std::shared_ptr<server::impl> srv, std::function<void()> done) {
+  const auto deadline = steady::now() + srv->cfg.close_grace + std::chrono::seconds(1);
+  net::steady_timer poll(srv->acceptor.get_executor());
+  while (steady::now() < deadline) {
+    {
+      std::lock_guard lock(srv->hub_mutex);
+      if (srv->sessions.empty()) break;
+    }
+    poll.expires_after(std::chrono::milliseconds(10));
+    co_await poll.async_wait(use_nothrow);
+  }
+  done();
+}
+}  // namespace
+
+std::uint16_t server::local_port() const { return impl_->acceptor.local_endpoint().port(); }
+
+std::size_t server::connection_count() const {
+  std::lock_guard lock(impl_->hub_mutex);
+  return impl_->sessions.size();
+}
+
+std::size_t server::authenticated_count() const {
+  std::lock_guard lock(impl_->hub_mutex);
+  return impl_->authenticated;
+}
+
+frame_ptr server::make_frame(std::string_view type, boost::json::value data) const {
+  return impl_->make_frame_shared(type, std::move(data));
+}
+
+std::size_t server::broadcast(frame_ptr frame, priority p) {
+  const auto targets = impl_->authenticated_sessions();
+  for (const auto& s : targets) s->send(frame, p);
+  return targets.size();
+}
+
+void server::disconnect_if(const std::function<bool(const std::string&)>& pred, std::uint16_t code,
+                           const std::string& reason) {
+  for (const auto& s : impl_->authenticated_sessions()) {
+    if (pred(s->hotkey())) s->close(code, reason);
+  }
+}
+
+}  // namespace bettensor::transport

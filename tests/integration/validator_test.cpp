@@ -1,0 +1,339 @@
+#include "validator_fixture.hpp"
+
+#include "bettensor/handlers/rules.hpp"
+
+namespace bettensor::test {
+namespace {
+
+namespace rej = handlers::rejection;
+
+TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
+  start();
+  const auto& miner = miners_[0];
+  auto c = connect(miner);
+  for (int i = 0; i < 100; ++i) c->send(prediction_frame(miner, prediction(miner, "p-" + std::to_string(i), 1)));
+  std::set<std::string> confirmed;
+  for (int i = 0; i < 100; ++i) {
+    const auto conf = confirm(*c);  // `next` verifies each confirmation's signature
+    EXPECT_EQ(conf.status, "success") << conf.message;
+    confirmed.insert(conf.prediction_id);
+  }
+  EXPECT_EQ(confirmed.size(), 100u);
+  const auto health = http_request(port_, http::verb::get, "/ws/health");
+  EXPECT_EQ(health.status, 200u);
+  const auto h = boost::json::parse(health.body);
+  EXPECT_EQ(h.at("status"), "online");
+  EXPECT_EQ(h.at("active_connections").to_number<std::size_t>(), 1u);
+}
+
+TEST_F(ValidatorTest, AuthFailuresAnswerAndCloseWith1008) {
+  std::ofstream(dir_ / "blacklist.txt") << "# banned\n" << miners_[1].ss58 << "\n";
+  opts_.blacklist_file = dir_ / "blacklist.txt";
+  start();
+  const auto stranger = make_hotkey();
+  auto bad_signature = protocol::make_auth_message(miners_[0]);
+  bad_signature["nonce"] = "tampered";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"not json", "Invalid message format: invalid JSON"},
+      {R"({"hotkey": 1})", "Invalid message format: field 'hotkey' must be a string"},
+      {auth_frame(miners_[0], protocol::now_utc() - 301s), "Not authorized: stale timestamp"},
+      {protocol::serialize(bad_signature), "Not authorized: invalid signature"},
+      {auth_frame(stranger), "Not authorized: hotkey not registered"},
+      {auth_frame(miners_[1]), "Not authorized: blacklisted"},
+  };
+  for (const auto& [text, expected] : cases) {
+    SCOPED_TRACE(expected);
+    ws_client c(port_);
+    c.send(text);
+    const auto answer = c.read();
+    ASSERT_TRUE(answer);
+    const auto v = boost::json::parse(*answer);
+    EXPECT_EQ(v.at("status"), "error");
+    const std::string message(v.at("message").as_string());
+    EXPECT_TRUE(message.starts_with(expected)) << message;
+    const auto reason = c.read_until_closed();
+    EXPECT_EQ(reason.code, 1008);
+    EXPECT_EQ(std::string(reason.reason), message);
+  }
+}
+
+TEST_F(ValidatorTest, NoFirstFrameInTimeIsClosed) {
+  opts_.server.handshake_timeout = 1s;
+  start();
+  ws_client c(port_);
+  const auto reason = c.read_until_closed();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "Authentication timeout");
+}
+
+TEST_F(ValidatorTest, EveryPredictionRuleInOrder) {
+  start();
+  const auto& m = miners_[0];
+  auto c = connect(m);
+  int n = 0;
+  const auto verdict = [&](protocol::team_game_prediction p) {
+    p.prediction_id = "rule-" + std::to_string(n++);
+    c->send(prediction_frame(m, p));
+    return confirm(*c);
+  };
+  const auto base = prediction(m, "");
+  struct rule_case {
+    std::string_view expected;
+    std::function<void(protocol::team_game_prediction&)> change;
+  };
+  const std::vector<rule_case> cases = {
+      {rej::non_positive_wager, [](auto& p) { p.wager = 0; }},
+      {rej::non_positive_wager, [](auto& p) { p.wager = -5; }},
+      {rej::game_not_found, [](auto& p) { p.game_id = "nope"; }},
+      {rej::game_started, [](auto& p) { p.game_id = "g-started"; }},
+      {rej::teams_mismatch, [](auto& p) { p.team_b = "Denver Broncos"; }},
+      {rej::odds_mismatch, [](auto& p) { p.team_a_odds = 1.47; }},
+      {rej::tie_odds_mismatch, [](auto& p) { p.tie_odds = 3.0; }},  // game has no tie odds
+      {rej::invalid_outcome, [](auto& p) { p.predicted_outcome = "Draw"; }},
+      {rej::predicted_odds_mismatch, [](auto& p) { p.predicted_odds = 2.8; }},
+      {rej::confidence_range, [](auto& p) { p.confidence_score = 1.5; }},
+  };
+  for (const auto& rc : cases) {
+    auto p = base;
+    rc.change(p);
+    const auto conf = verdict(p);
+    EXPECT_EQ(conf.status, "error");
+    EXPECT_EQ(conf.message, rc.expected);
+  }
+  // Tie odds on a game that has them: missing or different is refused, equal is fine.
+  auto soccer = base;
+  soccer.game_id = "g-2";
+  soccer.team_a = soccer.predicted_outcome = "Arsenal";
+  soccer.team_b = "Chelsea";
+  soccer.team_a_odds = soccer.predicted_odds = 2.1;
+  soccer.team_b_odds = 3.4;
+  EXPECT_EQ(verdict(soccer).message, rej::tie_odds_mismatch);
+  soccer.tie_odds = 3.25;
+  soccer.predicted_outcome = "Tie";
+  soccer.predicted_odds = 3.25;
+  EXPECT_EQ(verdict(soccer).status, "success");
+  // Daily limit is the last rule.
+  auto big = base;
+  big.wager = 1001;
+  EXPECT_EQ(verdict(big).message, "Prediction would exceed daily wager limit");
+}
+
+TEST_F(ValidatorTest, BadFramesGetErrorsAndTheConnectionStaysUsable) {
+  start();
+  const auto& m = miners_[0];
+  auto c = connect(m);
+  const auto expect_error = [&](const std::string& text, const std::string& expected) {
+    c->send(text);
+    const auto e = next(*c, protocol::message_type::error);
+    const auto data = protocol::parse_error_data(e.data);
+    ASSERT_TRUE(data);
+    EXPECT_TRUE(data->message.starts_with(expected)) << data->message;
+  };
+  const std::string hb = frame(m, protocol::message_type::heartbeat, boost::json::object());
+  c->send(hb);
+  next(*c, protocol::message_type::heartbeat_ack);
+  expect_error(hb, "Invalid message format: nonce already used");
+  expect_error(frame(miners_[1], protocol::message_type::heartbeat, boost::json::object()),
+               "Invalid message format: sender does not match the authenticated hotkey");
+  expect_error(frame(m, protocol::message_type::heartbeat, boost::json::object(), protocol::now_utc() - 400s),
+               "Invalid message format: stale timestamp");
+  auto forged = protocol::sign_envelope(m, protocol::message_type::heartbeat, boost::json::object());
+  forged.data = boost::json::object{{"x", 1}};
+  expect_error(protocol::serialize(forged), "Invalid message format: invalid signature");
+  expect_error("{not json", "Invalid message format: invalid JSON");
+  expect_error(frame(m, "teleport", boost::json::object()), "Invalid message format: unknown message type 'teleport'");
+  auto bad_field = prediction(m, "bad-field");
+  auto data = protocol::to_json(bad_field);
+  data.as_object()["wager"] = "ten";
+  expect_error(frame(m, protocol::message_type::prediction, data),
+               "Invalid message format: field 'wager' must be a number");
+  // Still usable.
+  c->send(prediction_frame(m, prediction(m, "after-errors")));
+  EXPECT_EQ(confirm(*c).status, "success");
+}
+
+TEST_F(ValidatorTest, OversizedFrameClosesTheConnection) {
+  opts_.server.max_message_bytes = 4096;
+  start();
+  auto c = connect(miners_[0]);
+  c->send(std::string(5000, 'x'));
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(reason.code, 1009);
+}
+
+TEST_F(ValidatorTest, TooManyInvalidFramesClose1008) {
+  opts_.server.max_invalid_frames = 3;
+  start();
+  auto c = connect(miners_[0]);
+  for (int i = 0; i < 4; ++i) c->send("garbage");
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "Too many invalid messages");
+}
+
+TEST_F(ValidatorTest, RateLimitCloses1008) {
+  opts_.server.rate_limit_burst = 5;
+  opts_.server.rate_limit_per_second = 0.001;
+  start();
+  const auto& m = miners_[0];
+  auto c = connect(m);
+  for (int i = 0; i < 6; ++i) c->send(frame(m, protocol::message_type::heartbeat, boost::json::object()));
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "Rate limit exceeded");
+}
+
+TEST_F(ValidatorTest, DuplicatePredictionIsIdempotent) {
+  start();
+  const auto& m = miners_[0];
+  auto c = connect(m);
+  const auto p = prediction(m, "dup-1", 100);
+  c->send(prediction_frame(m, p));
+  EXPECT_EQ(confirm(*c).status, "success");
+  c->send(prediction_frame(m, p));  // same prediction, new envelope (new nonce)
+  const auto again = confirm(*c);
+  EXPECT_EQ(again.status, "success");
+  EXPECT_EQ(again.prediction_id, "dup-1");
+  // Counted once: 900 more still fit in the daily limit.
+  c->send(prediction_frame(m, prediction(m, "dup-2", 900)));
+  EXPECT_EQ(confirm(*c).status, "success");
+}
+
+TEST_F(ValidatorTest, SecondConnectionReplacesTheFirstAndSharesTheDailyLimit) {
+  start();
+  const auto& m = miners_[0];
+  auto first = connect(m);
+  first->send(prediction_frame(m, prediction(m, "a", 600)));
+  EXPECT_EQ(confirm(*first).status, "success");
+  auto second = connect(m);
+  const auto reason = first->read_until_closed();
+  EXPECT_EQ(std::string(reason.reason), "Client already connected: replaced by a new connection");
+  second->send(prediction_frame(m, prediction(m, "b", 500)));
+  EXPECT_EQ(confirm(*second).message, "Prediction would exceed daily wager limit");
+  second->send(prediction_frame(m, prediction(m, "c", 400)));
+  EXPECT_EQ(confirm(*second).status, "success");
+}
+
+TEST_F(ValidatorTest, MaxConnectionsAnswers1013) {
+  opts_.server.max_connections = 2;
+  start();
+  auto a = connect(miners_[0]);
+  auto b = connect(miners_[1]);
+  ws_client c(port_);
+  const auto reason = c.read_until_closed();
+  EXPECT_EQ(reason.code, 1013);
+  EXPECT_EQ(std::string(reason.reason), "Max connections reached");
+}
+
+TEST_F(ValidatorTest, SilentConnectionTimesOut) {
+  opts_.server.connection_timeout = 1s;
+  start();
+  auto c = connect(miners_[0]);
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(std::string(reason.reason), "Heartbeat timeout");
+}
+
+TEST_F(ValidatorTest, ValidatorSendsHeartbeats) {
+  opts_.server.heartbeat_interval = 1s;
+  start();
+  auto c = connect(miners_[0]);
+  const auto hb = next(*c, protocol::message_type::heartbeat);
+  EXPECT_TRUE(hb.data.is_object());
+}
+
+TEST_F(ValidatorTest, GracefulShutdownCloses1001) {
+  start();
+  auto c = connect(miners_[0]);
+  std::promise<void> stopped;
+  service_->stop([&] { stopped.set_value(); });
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(reason.code, 1001);
+  EXPECT_EQ(std::string(reason.reason), "Server closing connection");
+  EXPECT_EQ(stopped.get_future().wait_for(10s), std::future_status::ready);
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  service_.reset();
+}
+
+TEST_F(ValidatorTest, RestartKeepsPredictionsAndDailyTotals) {
+  start();
+  const auto& m = miners_[0];
+  {
+    auto c = connect(m);
+    c->send(prediction_frame(m, prediction(m, "kept", 700)));
+    EXPECT_EQ(confirm(*c).status, "success");
+  }
+  stop();
+  start();
+  auto c = connect(m);
+  c->send(prediction_frame(m, prediction(m, "kept", 700)));
+  EXPECT_EQ(confirm(*c).status, "success");  // the original verdict, not a second wager
+  c->send(prediction_frame(m, prediction(m, "over", 301)));
+  EXPECT_EQ(confirm(*c).message, "Prediction would exceed daily wager limit");
+}
+
+TEST_F(ValidatorTest, MetagraphReloadDisconnectsRemovedHotkey) {
+  start();
+  auto kept = connect(miners_[0]);
+  auto removed = connect(miners_[1]);
+  write_metagraph({miners_[0]});
+  service_->reload();
+  const auto reason = removed->read_until_closed();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(std::string(reason.reason), "Not authorized: hotkey not registered");
+  kept->send(prediction_frame(miners_[0], prediction(miners_[0], "still-here")));
+  EXPECT_EQ(confirm(*kept).status, "success");
+  ws_client again(port_);
+  again.send(auth_frame(miners_[1]));
+  EXPECT_EQ(std::string(again.read_until_closed().reason), "Not authorized: hotkey not registered");
+}
+
+TEST_F(ValidatorTest, HttpFallbackGivesTheSameVerdicts) {
+  start();
+  const auto& m = miners_[0];
+  const auto post = [&](const protocol::team_game_prediction& p) {
+    const auto r = http_request(port_, http::verb::post, "/predictions", prediction_frame(m, p));
+    EXPECT_EQ(r.status, 200u) << r.body;
+    const auto e = open(r.body);
+    EXPECT_EQ(e.type, protocol::message_type::confirmation);
+    return *protocol::parse_confirmation(e.data);
+  };
+  EXPECT_EQ(post(prediction(m, "h-1", 600)).status, "success");
+  EXPECT_EQ(post(prediction(m, "h-1", 600)).status, "success");  // idempotent
+  EXPECT_EQ(post(prediction(m, "h-2", 500)).message, "Prediction would exceed daily wager limit");
+  auto started = prediction(m, "h-3");
+  started.game_id = "g-started";
+  EXPECT_EQ(post(started).message, rej::game_started);
+  // The WebSocket path sees the same state.
+  auto c = connect(m);
+  c->send(prediction_frame(m, prediction(m, "h-1", 600)));
+  EXPECT_EQ(confirm(*c).status, "success");
+
+  const auto stranger = make_hotkey();
+  const auto refused = http_request(port_, http::verb::post, "/predictions", prediction_frame(stranger, prediction(stranger, "x")));
+  EXPECT_EQ(refused.status, 403u);
+  EXPECT_NE(refused.body.find("Not authorized: hotkey not registered"), std::string::npos);
+  const auto garbage = http_request(port_, http::verb::post, "/predictions", "nope");
+  EXPECT_EQ(garbage.status, 400u);
+  EXPECT_NE(garbage.body.find("Invalid message format"), std::string::npos);
+  const std::string replay = prediction_frame(m, prediction(m, "h-4"));
+  EXPECT_EQ(http_request(port_, http::verb::post, "/predictions", replay).status, 200u);
+  const auto replayed = http_request(port_, http::verb::post, "/predictions", replay);
+  EXPECT_EQ(replayed.status, 400u);
+  EXPECT_NE(replayed.body.find("nonce already used"), std::string::npos);
+}
+
+TEST_F(ValidatorTest, HttpErrors) {
+  opts_.server.max_http_body_bytes = 1024;
+  start();
+  EXPECT_EQ(http_request(port_, http::verb::get, "/nowhere").status, 404u);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/predictions").status, 405u);
+  const auto big = http_request(port_, http::verb::post, "/predictions", std::string(4096, 'x'));
+  EXPECT_EQ(big.status, 413u);
+  EXPECT_EQ(http_request(port_, http::verb::post, "/games", "[]").status, 401u);
+  EXPECT_EQ(http_request(port_, http::verb::post, "/games", "[]", "Bearer wrong-token-wrong-token").status, 401u);
+}
+
+}  // namespace
+}  // namespace bettensor::test
