@@ -10,8 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "bettensor/crypto/ss58.hpp"
@@ -80,7 +80,10 @@ class ValidatorTest : public ::testing::Test {
 
   void write_metagraph(const std::vector<crypto::hotkey>& registered) {
     boost::json::array neurons;
-    neurons.push_back({{"uid", 0}, {"hotkey", validator_.ss58}, {"validator_permit", true}, {"stake", 1000.0},
+    neurons.push_back({{"uid", 0},
+                       {"hotkey", validator_.ss58},
+                       {"validator_permit", true},
+                       {"stake", 1000.0},
                        {"axon", {{"ip", "127.0.0.1"}, {"port", 10401}}}});
     for (std::size_t i = 0; i < registered.size(); ++i) {
       neurons.push_back({{"uid", static_cast<std::int64_t>(uid_of(registered[i]))},
@@ -89,8 +92,8 @@ class ValidatorTest : public ::testing::Test {
                          {"stake", 1.0},
                          {"axon", {{"ip", "0.0.0.0"}, {"port", 0}}}});
     }
-    std::ofstream(dir_ / "metagraph.json")
-        << boost::json::serialize(boost::json::object{{"netuid", 30}, {"block", 1}, {"neurons", neurons}});
+    std::ofstream(dir_ / "metagraph.json") << boost::json::serialize(
+        boost::json::object{{"netuid", 30}, {"block", 1}, {"neurons", neurons}});
   }
 
   std::size_t uid_of(const crypto::hotkey& miner) const {
@@ -135,7 +138,8 @@ class ValidatorTest : public ::testing::Test {
     std::ofstream(dir_ / "games.json") << boost::json::serialize(list);
   }
 
-  protocol::team_game_prediction prediction(const crypto::hotkey& miner, std::string id, double wager = 10) const {
+  protocol::team_game_prediction prediction(const crypto::hotkey& miner, std::string id,
+                                            double wager = 10) const {
     protocol::team_game_prediction p;
     p.prediction_id = std::move(id);
     p.game_id = "g-1";
@@ -153,22 +157,27 @@ class ValidatorTest : public ::testing::Test {
     return p;
   }
 
-  static std::string frame(const crypto::hotkey& from, std::string_view type, boost::json::value data,
+  static std::string frame(const crypto::hotkey& from, std::string_view type,
+                           boost::json::value data,
                            protocol::timestamp when = protocol::now_utc()) {
     return protocol::serialize(protocol::sign_envelope(from, type, std::move(data), when));
   }
 
-  std::string prediction_frame(const crypto::hotkey& miner, const protocol::team_game_prediction& p) const {
+  std::string prediction_frame(const crypto::hotkey& miner,
+                               const protocol::team_game_prediction& p) const {
     return frame(miner, protocol::message_type::prediction, protocol::to_json(p));
   }
 
   // Opens a frame from the validator, checking its signature, sender, window and nonce (each
   // client has its own replay guard, as each miner does).
   protocol::envelope open(const std::string& text, const void* receiver = nullptr) {
-    const protocol::frame_expectations expect{validator_.ss58, &validator_.keypair.public_key_bytes(),
+    const protocol::frame_expectations expect{validator_.ss58,
+                                              &validator_.keypair.public_key_bytes(),
                                               protocol::now_utc(), 300s, &seen_[receiver]};
     auto e = protocol::open_envelope(text, expect);
-    if (!e) ADD_FAILURE() << "frame from the validator does not open: " << e.error().message << "\n" << text;
+    if (!e)
+      ADD_FAILURE() << "frame from the validator does not open: " << e.error().message << "\n"
+                    << text;
     return e ? std::move(*e) : protocol::envelope{};
   }
 
@@ -177,8 +186,8 @@ class ValidatorTest : public ::testing::Test {
     for (int i = 0; i < max_frames; ++i) {
       auto text = c.read();
       if (!text) {
-        ADD_FAILURE() << "connection closed while waiting for " << type << " (" << c.close_reason().reason
-                      << ")";
+        ADD_FAILURE() << "connection closed while waiting for " << type << " ("
+                      << c.close_reason().reason << ")";
         return {};
       }
       auto e = open(*text, &c);
@@ -188,7 +197,8 @@ class ValidatorTest : public ::testing::Test {
     return {};
   }
 
-  std::string auth_frame(const crypto::hotkey& miner, protocol::timestamp when = protocol::now_utc()) const {
+  std::string auth_frame(const crypto::hotkey& miner,
+                         protocol::timestamp when = protocol::now_utc()) const {
     return protocol::serialize(protocol::make_auth_message(miner, when));
   }
 

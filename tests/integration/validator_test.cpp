@@ -11,7 +11,8 @@ TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
   start();
   const auto& miner = miners_[0];
   auto c = connect(miner);
-  for (int i = 0; i < 100; ++i) c->send(prediction_frame(miner, prediction(miner, "p-" + std::to_string(i), 1)));
+  for (int i = 0; i < 100; ++i)
+    c->send(prediction_frame(miner, prediction(miner, "p-" + std::to_string(i), 1)));
   std::set<std::string> confirmed;
   for (int i = 0; i < 100; ++i) {
     const auto conf = confirm(*c);  // `next` verifies each confirmation's signature
@@ -135,13 +136,16 @@ TEST_F(ValidatorTest, BadFramesGetErrorsAndTheConnectionStaysUsable) {
   expect_error(hb, "Invalid message format: nonce already used");
   expect_error(frame(miners_[1], protocol::message_type::heartbeat, boost::json::object()),
                "Invalid message format: sender does not match the authenticated hotkey");
-  expect_error(frame(m, protocol::message_type::heartbeat, boost::json::object(), protocol::now_utc() - 400s),
+  expect_error(frame(m, protocol::message_type::heartbeat, boost::json::object(),
+                     protocol::now_utc() - 400s),
                "Invalid message format: stale timestamp");
-  auto forged = protocol::sign_envelope(m, protocol::message_type::heartbeat, boost::json::object());
+  auto forged =
+      protocol::sign_envelope(m, protocol::message_type::heartbeat, boost::json::object());
   forged.data = boost::json::object{{"x", 1}};
   expect_error(protocol::serialize(forged), "Invalid message format: invalid signature");
   expect_error("{not json", "Invalid message format: invalid JSON");
-  expect_error(frame(m, "teleport", boost::json::object()), "Invalid message format: unknown message type 'teleport'");
+  expect_error(frame(m, "teleport", boost::json::object()),
+               "Invalid message format: unknown message type 'teleport'");
   auto bad_field = prediction(m, "bad-field");
   auto data = protocol::to_json(bad_field);
   data.as_object()["wager"] = "ten";
@@ -177,7 +181,8 @@ TEST_F(ValidatorTest, RateLimitCloses1008) {
   start();
   const auto& m = miners_[0];
   auto c = connect(m);
-  for (int i = 0; i < 6; ++i) c->send(frame(m, protocol::message_type::heartbeat, boost::json::object()));
+  for (int i = 0; i < 6; ++i)
+    c->send(frame(m, protocol::message_type::heartbeat, boost::json::object()));
   const auto reason = c->read_until_closed();
   EXPECT_EQ(reason.code, 1008);
   EXPECT_EQ(std::string(reason.reason), "Rate limit exceeded");
@@ -311,7 +316,8 @@ TEST_F(ValidatorTest, HttpFallbackGivesTheSameVerdicts) {
   EXPECT_EQ(confirm(*c).status, "success");
 
   const auto stranger = make_hotkey();
-  const auto refused = http_request(port_, http::verb::post, "/predictions", prediction_frame(stranger, prediction(stranger, "x")));
+  const auto refused = http_request(port_, http::verb::post, "/predictions",
+                                    prediction_frame(stranger, prediction(stranger, "x")));
   EXPECT_EQ(refused.status, 403u);
   EXPECT_NE(refused.body.find("Not authorized: hotkey not registered"), std::string::npos);
   const auto garbage = http_request(port_, http::verb::post, "/predictions", "nope");
@@ -332,7 +338,128 @@ TEST_F(ValidatorTest, HttpErrors) {
   const auto big = http_request(port_, http::verb::post, "/predictions", std::string(4096, 'x'));
   EXPECT_EQ(big.status, 413u);
   EXPECT_EQ(http_request(port_, http::verb::post, "/games", "[]").status, 401u);
-  EXPECT_EQ(http_request(port_, http::verb::post, "/games", "[]", "Bearer wrong-token-wrong-token").status, 401u);
+  EXPECT_EQ(http_request(port_, http::verb::post, "/games", "[]", "Bearer wrong-token-wrong-token")
+                .status,
+            401u);
+}
+
+}  // namespace
+}  // namespace bettensor::test
+
+namespace bettensor::test {
+namespace {
+
+std::string games_body(const std::vector<protocol::team_game>& games) {
+  boost::json::array list;
+  for (const auto& g : games) list.push_back(protocol::to_json(g));
+  return boost::json::serialize(list);
+}
+
+TEST_F(ValidatorTest, BroadcastReachesEveryClientExactlyOnce) {
+  constexpr std::size_t clients = 200;
+  std::vector<crypto::hotkey> many;
+  for (std::size_t i = 0; i < clients; ++i) many.push_back(make_hotkey());
+  miners_ = many;
+  write_metagraph(miners_);
+  start();
+  std::vector<std::unique_ptr<ws_client>> conns;
+  for (const auto& m : miners_) {
+    conns.push_back(connect(m));
+    next(*conns.back(), protocol::message_type::game_update);  // the current set, sent on connect
+  }
+  auto changed = games_;
+  changed[0].team_a_odds = 1.5;
+  const auto post = [&](const std::vector<protocol::team_game>& g) {
+    const auto r =
+        http_request(port_, http::verb::post, "/games", games_body(g), "Bearer " + admin_token);
+    EXPECT_EQ(r.status, 200u) << r.body;
+    return boost::json::parse(r.body);
+  };
+  const auto first = post(changed);
+  EXPECT_EQ(first.at("changed"), true);
+  EXPECT_EQ(first.at("recipients").to_number<std::size_t>(), clients);
+  const auto unchanged = post(changed);  // same set again: not broadcast
+  EXPECT_EQ(unchanged.at("changed"), false);
+  for (std::size_t i = 0; i < clients; ++i) {
+    auto& c = *conns[i];
+    // The next frame is the update; then a heartbeat round-trip proves nothing else was queued.
+    const auto text = c.read();
+    ASSERT_TRUE(text);
+    const auto e = open(*text, &c);
+    ASSERT_EQ(e.type, protocol::message_type::game_update);
+    const auto u = protocol::parse_game_update(e.data);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->games.front().team_a_odds, 1.5);
+    c.send(frame(miners_[i], protocol::message_type::heartbeat, boost::json::object()));
+    const auto ack = c.read();
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(open(*ack, &c).type, protocol::message_type::heartbeat_ack) << "client " << i;
+  }
+}
+
+TEST_F(ValidatorTest, GamesFileChangeIsBroadcast) {
+  opts_.file_poll_interval = 20ms;
+  start();
+  auto c = connect(miners_[0]);
+  const auto initial =
+      protocol::parse_game_update(next(*c, protocol::message_type::game_update).data);
+  ASSERT_TRUE(initial);
+  EXPECT_EQ(initial->games.size(), 3u);
+  auto changed = games_;
+  changed.pop_back();
+  write_games(changed);
+  const auto update =
+      protocol::parse_game_update(next(*c, protocol::message_type::game_update).data);
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->games.size(), 2u);
+}
+
+TEST_F(ValidatorTest, AdminEndpointRefusesBadInput) {
+  start();
+  const std::string auth = "Bearer " + admin_token;
+  EXPECT_EQ(http_request(port_, http::verb::post, "/games", "not json", auth).status, 400u);
+  EXPECT_EQ(http_request(port_, http::verb::post, "/games", R"([{"game_id": "x"}])", auth).status,
+            400u);
+  EXPECT_EQ(http_request(port_, http::verb::get, "/games", "", auth).status, 405u);
+}
+
+// A miner that reads nothing: its queue fills and it is closed as a slow consumer, while the
+// validator keeps serving others.
+TEST_F(ValidatorTest, SlowConsumerIsDisconnected) {
+  opts_.server.send_queue_frames = 4;
+  opts_.server.max_http_body_bytes = 4 * 1024 * 1024;
+  opts_.server.close_grace = 60s;  // let the close frame through once the reader catches up
+  start();
+  auto slow = connect(miners_[0]);
+  // Large game sets (about 250 KB each) until the kernel buffers are full and frames queue up.
+  std::vector<protocol::team_game> big;
+  for (int i = 0; i < 1000; ++i) {
+    auto g = games_[0];
+    g.game_id = "bulk-" + std::to_string(i);
+    big.push_back(g);
+  }
+  // 60 updates of about 250 KB (15 MB) are far more than the loopback socket buffers hold, so
+  // the writer blocks and the queue limit is reached.
+  constexpr int posts = 60;
+  for (int i = 0; i < posts; ++i) {
+    for (auto& g : big) g.team_b_odds = 2.0 + i / 100.0;
+    big.back() = games_[0];  // keep g-1 as it is, for the prediction below
+    const auto r =
+        http_request(port_, http::verb::post, "/games", games_body(big), "Bearer " + admin_token);
+    ASSERT_EQ(r.status, 200u);
+  }
+  // Now read: some updates, then the close frame; never all of them.
+  int updates = 0;
+  while (auto text = slow->read()) {
+    if (open(*text, slow.get()).type == protocol::message_type::game_update) ++updates;
+  }
+  EXPECT_LT(updates, posts);
+  const auto reason = slow->close_reason();
+  EXPECT_EQ(reason.code, 1008);
+  EXPECT_EQ(reason.reason, "Slow consumer");
+  auto other = connect(miners_[1]);  // still serving
+  other->send(prediction_frame(miners_[1], prediction(miners_[1], "after-slow")));
+  EXPECT_EQ(confirm(*other).status, "success");
 }
 
 }  // namespace

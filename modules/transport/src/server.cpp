@@ -131,15 +131,15 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   const std::string& remote_address() const override { return remote_; }
 
   void send(frame_ptr frame, priority p) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame), p]() mutable {
-      self->enqueue(std::move(frame), p);
-    });
+    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
+                                   p]() mutable { self->enqueue(std::move(frame), p); });
   }
 
   void close(std::uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-      self->request_close(code, std::move(reason));
-    });
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
+                self->request_close(code, std::move(reason));
+              });
   }
 
   bool is_authenticated() const { return authenticated_; }
@@ -193,7 +193,8 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
     const auto now = steady::now();
     const double elapsed = std::chrono::duration<double>(now - last_refill_).count();
     last_refill_ = now;
-    tokens_ = std::min(srv_->cfg.rate_limit_burst, tokens_ + elapsed * srv_->cfg.rate_limit_per_second);
+    tokens_ =
+        std::min(srv_->cfg.rate_limit_burst, tokens_ + elapsed * srv_->cfg.rate_limit_per_second);
     if (tokens_ < 1.0) return false;
     tokens_ -= 1.0;
     return true;
@@ -237,9 +238,8 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   t.keep_alive_pings = false;
   ws.set_option(t);
   ws.read_message_max(self->srv_->cfg.max_message_bytes);
-  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(http::field::server, "bettensor-validator");
-  }));
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "bettensor-validator"); }));
   if (auto [ec] = co_await ws.async_accept(req, use_nothrow); ec) {
     spdlog::debug("WebSocket upgrade from {} failed: {}", self->remote_, ec.message());
     co_return;
@@ -276,7 +276,8 @@ net::awaitable<void> ws_session::read_loop() {
     auto [ec, n] = co_await ws_.async_read(buffer, use_nothrow);
     if (ec) {
       if (ec == websocket::error::message_too_big) {
-        spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_, srv_->cfg.max_message_bytes);
+        spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
+                     srv_->cfg.max_message_bytes);
       } else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
                  ec != net::error::eof && ec != beast::error::timeout) {
         spdlog::debug("Read from {} ended: {}", remote_, ec.message());
@@ -317,8 +318,9 @@ void ws_session::authenticate(std::string_view text) {
     old->close(close_code::normal, "Client already connected: replaced by a new connection");
   }
   spdlog::info("WebSocket connection established with miner {} (UID: {})", hotkey_, uid_);
-  enqueue(srv_->make_frame_shared(protocol::message_type::welcome,
-                                  protocol::to_json(protocol::welcome{"Connection established", "success", uid_})),
+  enqueue(srv_->make_frame_shared(
+              protocol::message_type::welcome,
+              protocol::to_json(protocol::welcome{"Connection established", "success", uid_})),
           priority::urgent);
   if (srv_->cb.on_authenticated) srv_->cb.on_authenticated(shared_from_this());
 }
@@ -389,7 +391,8 @@ net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
     } else if (!self->authenticated_) {
       deadline = self->opened_ + cfg.handshake_timeout;
       if (now >= deadline) {
-        spdlog::info("Closing {}: no authentication within {}s", self->remote_, cfg.handshake_timeout.count());
+        spdlog::info("Closing {}: no authentication within {}s", self->remote_,
+                     cfg.handshake_timeout.count());
         self->request_close(close_code::policy, "Authentication timeout");
         continue;
       }
@@ -463,6 +466,9 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
       co_await pause.async_wait(use_nothrow);  // e.g. out of file descriptors: do not spin
       continue;
     }
+    // Frames are small and latency matters: do not let Nagle hold a confirmation back.
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto ex = socket.get_executor();
     net::co_spawn(ex, run_connection(self, std::move(socket)),
                   [](std::exception_ptr e) { log_failure("connection", e); });
@@ -476,7 +482,8 @@ net::awaitable<void> server::impl::heartbeat_loop(std::shared_ptr<impl> self) {
       co_return;
     }
     // One signed heartbeat, shared by every connection.
-    const auto frame = self->make_frame_shared(protocol::message_type::heartbeat, boost::json::object());
+    const auto frame =
+        self->make_frame_shared(protocol::message_type::heartbeat, boost::json::object());
     for (auto& s : self->authenticated_sessions()) s->send(frame, priority::low);
   }
 }
@@ -484,7 +491,8 @@ net::awaitable<void> server::impl::heartbeat_loop(std::shared_ptr<impl> self) {
 net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tcp::socket socket) {
   beast::error_code remote_ec;
   const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
-  std::string remote_text = remote_ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  std::string remote_text =
+      remote_ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
@@ -539,7 +547,8 @@ net::awaitable<http_response> server::impl::route(http::request<http::string_bod
   const std::string_view target = req.target();
   std::string path(target.substr(0, target.find('?')));
   if (path == "/ws/health") {
-    if (req.method() != http::verb::get) co_return http_response{405, json_error_body("Method not allowed")};
+    if (req.method() != http::verb::get)
+      co_return http_response{405, json_error_body("Method not allowed")};
     std::size_t total = 0;
     std::size_t active = 0;
     {
@@ -548,11 +557,11 @@ net::awaitable<http_response> server::impl::route(http::request<http::string_bod
       active = authenticated;
     }
     const double uptime = std::chrono::duration<double>(steady::now() - started).count();
-    co_return http_response{200, boost::json::serialize(boost::json::object{
-                                     {"status", "online"},
-                                     {"connections", total},
-                                     {"active_connections", active},
-                                     {"uptime", uptime}})};
+    co_return http_response{
+        200, boost::json::serialize(boost::json::object{{"status", "online"},
+                                                        {"connections", total},
+                                                        {"active_connections", active},
+                                                        {"uptime", uptime}})};
   }
   http_request r;
   r.method = std::string(req.method_string());
@@ -573,7 +582,8 @@ net::awaitable<http_response> server::impl::route(http::request<http::string_bod
     });
   };
   http_response res =
-      co_await net::async_initiate<decltype(net::use_awaitable), void(http_response)>(initiation, net::use_awaitable);
+      co_await net::async_initiate<decltype(net::use_awaitable), void(http_response)>(
+          initiation, net::use_awaitable);
   co_return res;
 }
 
@@ -586,8 +596,10 @@ server::~server() = default;
 
 void server::start() {
   auto ex = impl_->acceptor.get_executor();
-  net::co_spawn(ex, impl_->accept_loop(impl_), [](std::exception_ptr e) { log_failure("acceptor", e); });
-  net::co_spawn(ex, impl_->heartbeat_loop(impl_), [](std::exception_ptr e) { log_failure("heartbeat", e); });
+  net::co_spawn(ex, impl_->accept_loop(impl_),
+                [](std::exception_ptr e) { log_failure("acceptor", e); });
+  net::co_spawn(ex, impl_->heartbeat_loop(impl_),
+                [](std::exception_ptr e) { log_failure("heartbeat", e); });
 }
 
 namespace {
@@ -601,7 +613,8 @@ void server::stop(std::function<void()> done) {
     beast::error_code ignored;
     self->acceptor.close(ignored);
     self->heartbeat_timer.cancel();
-    for (auto& s : self->all_sessions()) s->close(close_code::going_away, "Server closing connection");
+    for (auto& s : self->all_sessions())
+      s->close(close_code::going_away, "Server closing connection");
     net::co_spawn(self->acceptor.get_executor(), drain(self, std::move(done)),
                   [](std::exception_ptr e) { log_failure("shutdown", e); });
   });
@@ -624,7 +637,9 @@ net::awaitable<void> drain(std::shared_ptr<server::impl> srv, std::function<void
 }
 }  // namespace
 
-std::uint16_t server::local_port() const { return impl_->acceptor.local_endpoint().port(); }
+std::uint16_t server::local_port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 std::size_t server::connection_count() const {
   std::lock_guard lock(impl_->hub_mutex);

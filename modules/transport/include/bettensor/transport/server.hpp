@@ -80,9 +80,9 @@ struct server_config {
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::seconds connection_timeout{300};
   std::chrono::seconds timestamp_window = protocol::default_timestamp_window;
-  double rate_limit_per_second = 100;  // token bucket refill per connection
-  double rate_limit_burst = 400;       // bucket size
-  std::size_t max_invalid_frames = 20;  // bad frames tolerated before close 1008
+  double rate_limit_per_second = 100;    // token bucket refill per connection
+  double rate_limit_burst = 400;         // bucket size
+  std::size_t max_invalid_frames = 20;   // bad frames tolerated before close 1008
   std::size_t send_queue_frames = 1024;  // per connection
   std::chrono::seconds close_grace{5};   // a close handshake longer than this ends the socket
 };

@@ -42,6 +42,7 @@ class ws_client {
       : ws_(ioc_) {
     tcp::resolver resolver(ioc_);
     boost::asio::connect(ws_.next_layer(), resolver.resolve("127.0.0.1", std::to_string(port)));
+    ws_.next_layer().set_option(tcp::no_delay(true));
     set_receive_timeout(ws_.next_layer(), timeout);
     ws_.handshake("127.0.0.1:" + std::to_string(port), path);
   }
@@ -97,7 +98,8 @@ struct http_result {
 
 /// One HTTP request on a fresh connection.
 inline http_result http_request(std::uint16_t port, http::verb method, const std::string& target,
-                                const std::string& body = {}, const std::string& authorization = {}) {
+                                const std::string& body = {},
+                                const std::string& authorization = {}) {
   boost::asio::io_context ioc;
   tcp::socket socket(ioc);
   tcp::resolver resolver(ioc);
