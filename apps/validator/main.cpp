@@ -23,34 +23,57 @@ namespace {
 
 po::options_description validator_options() {
   po::options_description ws("WebSocket and HTTP (one port)");
-  ws.add_options()
-      ("websocket.enabled", po::value<bool>()->default_value(true), "serve WebSocket upgrades on /ws (HTTP is always served)")
-      ("websocket.address", po::value<std::string>()->default_value("0.0.0.0"), "address to listen on")
-      ("websocket.port", po::value<int>()->default_value(10401), "port for /ws, /ws/health, /predictions, /games (0: any free port)")
-      ("websocket.heartbeat_interval", po::value<int>()->default_value(60), "seconds between heartbeats sent to each miner")
-      ("websocket.connection_timeout", po::value<int>()->default_value(300), "seconds of silence after which a miner is disconnected")
-      ("websocket.handshake_timeout", po::value<int>()->default_value(10), "seconds a new connection has to authenticate")
-      ("websocket.max_connections", po::value<int>()->default_value(4096), "WebSocket connections accepted at once")
-      ("websocket.max_message_bytes", po::value<int>()->default_value(64 * 1024), "largest incoming frame or HTTP body")
-      ("websocket.rate_limit", po::value<double>()->default_value(100), "messages per second allowed per connection (token bucket refill)")
-      ("websocket.rate_burst", po::value<double>()->default_value(400), "token bucket size")
-      ("websocket.max_invalid_frames", po::value<int>()->default_value(20), "invalid frames tolerated before closing with 1008")
-      ("websocket.send_queue", po::value<int>()->default_value(1024), "frames queued per connection before it is closed as a slow consumer")
-      ("websocket.log_level", po::value<std::string>(), "log level for connection events (default: --log.level)")
-      ("log.level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, off (trace shows every frame)")
-      ("threads", po::value<int>()->default_value(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))), "I/O threads");
+  ws.add_options()("websocket.enabled", po::value<bool>()->default_value(true),
+                   "serve WebSocket upgrades on /ws (HTTP is always served)")(
+      "websocket.address", po::value<std::string>()->default_value("0.0.0.0"),
+      "address to listen on")("websocket.port", po::value<int>()->default_value(10401),
+                              "port for /ws, /ws/health, /predictions, /games (0: any free port)")(
+      "websocket.heartbeat_interval", po::value<int>()->default_value(60),
+      "seconds between heartbeats sent to each miner")(
+      "websocket.connection_timeout", po::value<int>()->default_value(300),
+      "seconds of silence after which a miner is disconnected")(
+      "websocket.handshake_timeout", po::value<int>()->default_value(10),
+      "seconds a new connection has to authenticate")("websocket.max_connections",
+                                                      po::value<int>()->default_value(4096),
+                                                      "WebSocket connections accepted at once")(
+      "websocket.max_message_bytes", po::value<int>()->default_value(64 * 1024),
+      "largest incoming frame or HTTP body")(
+      "websocket.rate_limit", po::value<double>()->default_value(100),
+      "messages per second allowed per connection (token bucket refill)")(
+      "websocket.rate_burst", po::value<double>()->default_value(400), "token bucket size")(
+      "websocket.max_invalid_frames", po::value<int>()->default_value(20),
+      "invalid frames tolerated before closing with 1008")(
+      "websocket.send_queue", po::value<int>()->default_value(1024),
+      "frames queued per connection before it is closed as a slow consumer")(
+      "websocket.log_level", po::value<std::string>(),
+      "log level for connection events (default: --log.level)")(
+      "log.level", po::value<std::string>()->default_value("info"),
+      "trace, debug, info, warn, error, off (trace shows every frame)")(
+      "threads",
+      po::value<int>()->default_value(
+          static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      "I/O threads");
   po::options_description files("Identity, files and storage");
-  files.add_options()
-      ("wallet.path", po::value<std::string>()->default_value("~/.bittensor/wallets"), "wallets directory")
-      ("wallet.name", po::value<std::string>()->default_value("default"), "wallet name")
-      ("wallet.hotkey", po::value<std::string>()->default_value("default"), "hotkey name (the validator's identity)")
-      ("metagraph.file", po::value<std::string>(), "metagraph snapshot (JSON); required; re-read when it changes or on SIGHUP")
-      ("blacklist.file", po::value<std::string>(), "hotkeys refused even when registered, one per line; re-read on change")
-      ("games.file", po::value<std::string>(), "games to offer (JSON array of TeamGame); re-read on change and broadcast")
-      ("admin.token_file", po::value<std::string>(), "file holding the bearer token for POST /games (disabled without it)")
-      ("admin.allow_remote", po::value<bool>()->default_value(false), "accept POST /games from non-loopback clients")
-      ("db.path", po::value<std::string>()->default_value("validator.db"), "SQLite database (created if absent)")
-      ("predictions.daily_wager_limit", po::value<double>()->default_value(1000.0), "accepted wagers per miner per UTC day");
+  files.add_options()("wallet.path",
+                      po::value<std::string>()->default_value("~/.bittensor/wallets"),
+                      "wallets directory")(
+      "wallet.name", po::value<std::string>()->default_value("default"), "wallet name")(
+      "wallet.hotkey", po::value<std::string>()->default_value("default"),
+      "hotkey name (the validator's identity)")(
+      "metagraph.file", po::value<std::string>(),
+      "metagraph snapshot (JSON); required; re-read when it changes or on SIGHUP")(
+      "blacklist.file", po::value<std::string>(),
+      "hotkeys refused even when registered, one per line; re-read on change")(
+      "games.file", po::value<std::string>(),
+      "games to offer (JSON array of TeamGame); re-read on change and broadcast")(
+      "admin.token_file", po::value<std::string>(),
+      "file holding the bearer token for POST /games (disabled without it)")(
+      "admin.allow_remote", po::value<bool>()->default_value(false),
+      "accept POST /games from non-loopback clients")(
+      "db.path", po::value<std::string>()->default_value("validator.db"),
+      "SQLite database (created if absent)")("predictions.daily_wager_limit",
+                                             po::value<double>()->default_value(1000.0),
+                                             "accepted wagers per miner per UTC day");
   po::options_description all;
   all.add(ws).add(files);
   return all;
@@ -58,26 +81,30 @@ po::options_description validator_options() {
 
 int positive(const po::variables_map& vm, const char* flag) {
   const int v = vm[flag].as<int>();
-  if (v <= 0) throw cli::usage_error(std::string("--") + flag + " must be a positive number (got " + std::to_string(v) + ")");
+  if (v <= 0)
+    throw cli::usage_error(std::string("--") + flag + " must be a positive number (got " +
+                           std::to_string(v) + ")");
   return v;
 }
 
 spdlog::level::level_enum level(const std::string& flag, const std::string& name) {
   const auto l = spdlog::level::from_str(name);
-  if (l == spdlog::level::off && name != "off") throw cli::usage_error("--" + flag + ": unknown level '" + name + "'");
+  if (l == spdlog::level::off && name != "off")
+    throw cli::usage_error("--" + flag + ": unknown level '" + name + "'");
   return l;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const auto vm_opt = cli::parse(argc, argv,
-                                 {"bettensor-validator",
-                                  "Bettensor validator: miners connect to ws://HOST:PORT/ws, authenticate with their\n"
-                                  "hotkey, push predictions and get signed confirmations; game updates are broadcast.\n"
-                                  "Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 runtime failure, 2 bad\n"
-                                  "flags or files. SIGHUP re-reads the metagraph, blacklist and games files."},
-                                 validator_options());
+  const auto vm_opt = cli::parse(
+      argc, argv,
+      {"bettensor-validator",
+       "Bettensor validator: miners connect to ws://HOST:PORT/ws, authenticate with their\n"
+       "hotkey, push predictions and get signed confirmations; game updates are broadcast.\n"
+       "Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 1 runtime failure, 2 bad\n"
+       "flags or files. SIGHUP re-reads the metagraph, blacklist and games files."},
+      validator_options());
   if (!vm_opt) return 0;
   const auto& vm = *vm_opt;
 
@@ -86,7 +113,8 @@ int main(int argc, char** argv) try {
   s.websocket_enabled = vm["websocket.enabled"].as<bool>();
   s.address = vm["websocket.address"].as<std::string>();
   const int port = vm["websocket.port"].as<int>();
-  if (port < 0 || port > 65535) throw cli::usage_error("--websocket.port must be between 0 and 65535");
+  if (port < 0 || port > 65535)
+    throw cli::usage_error("--websocket.port must be between 0 and 65535");
   s.port = static_cast<std::uint16_t>(port);
   s.heartbeat_interval = std::chrono::seconds(positive(vm, "websocket.heartbeat_interval"));
   s.connection_timeout = std::chrono::seconds(positive(vm, "websocket.connection_timeout"));
@@ -96,29 +124,35 @@ int main(int argc, char** argv) try {
   s.max_http_body_bytes = s.max_message_bytes;
   s.rate_limit_per_second = vm["websocket.rate_limit"].as<double>();
   s.rate_limit_burst = vm["websocket.rate_burst"].as<double>();
-  if (!(s.rate_limit_per_second > 0)) throw cli::usage_error("--websocket.rate_limit must be positive");
-  if (!(s.rate_limit_burst >= 1)) throw cli::usage_error("--websocket.rate_burst must be at least 1");
+  if (!(s.rate_limit_per_second > 0))
+    throw cli::usage_error("--websocket.rate_limit must be positive");
+  if (!(s.rate_limit_burst >= 1))
+    throw cli::usage_error("--websocket.rate_burst must be at least 1");
   s.max_invalid_frames = static_cast<std::size_t>(positive(vm, "websocket.max_invalid_frames"));
   s.send_queue_frames = static_cast<std::size_t>(positive(vm, "websocket.send_queue"));
   const int threads = positive(vm, "threads");
 
   const auto log_level = level("log.level", vm["log.level"].as<std::string>());
   spdlog::set_level(vm.count("websocket.log_level") != 0
-                        ? std::min(log_level, level("websocket.log_level", vm["websocket.log_level"].as<std::string>()))
+                        ? std::min(log_level, level("websocket.log_level",
+                                                    vm["websocket.log_level"].as<std::string>()))
                         : log_level);
 
   if (vm.count("metagraph.file") == 0) throw cli::usage_error("--metagraph.file is required");
   opts.metagraph_file = vm["metagraph.file"].as<std::string>();
   if (vm.count("blacklist.file") != 0) opts.blacklist_file = vm["blacklist.file"].as<std::string>();
   if (vm.count("games.file") != 0) opts.games_file = vm["games.file"].as<std::string>();
-  if (vm.count("admin.token_file") != 0) opts.admin_token_file = vm["admin.token_file"].as<std::string>();
+  if (vm.count("admin.token_file") != 0)
+    opts.admin_token_file = vm["admin.token_file"].as<std::string>();
   opts.admin_allow_remote = vm["admin.allow_remote"].as<bool>();
   opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
   opts.daily_wager_limit = vm["predictions.daily_wager_limit"].as<double>();
-  if (!(opts.daily_wager_limit > 0)) throw cli::usage_error("--predictions.daily_wager_limit must be positive");
+  if (!(opts.daily_wager_limit > 0))
+    throw cli::usage_error("--predictions.daily_wager_limit must be positive");
 
   const crypto::wallet_location wallet{cli::expand_user(vm["wallet.path"].as<std::string>()),
-                                       vm["wallet.name"].as<std::string>(), vm["wallet.hotkey"].as<std::string>()};
+                                       vm["wallet.name"].as<std::string>(),
+                                       vm["wallet.hotkey"].as<std::string>()};
   auto identity = crypto::load_hotkey(wallet.hotkey_file());
   if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
 

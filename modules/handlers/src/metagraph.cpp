@@ -22,7 +22,8 @@ protocol::error file_error(const std::filesystem::path& file, std::string_view w
 }
 }  // namespace
 
-protocol::result<std::shared_ptr<const metagraph>> metagraph::load(const std::filesystem::path& file) {
+protocol::result<std::shared_ptr<const metagraph>> metagraph::load(
+    const std::filesystem::path& file) {
   const auto text = read_file(file);
   if (!text) return file_error(file, "cannot be read");
   auto m = parse(*text);
@@ -35,7 +36,8 @@ protocol::result<std::shared_ptr<const metagraph>> metagraph::parse(std::string_
   if (!doc) return doc.error();
   const auto* o = doc->if_object();
   const auto* list = o ? o->if_contains("neurons") : nullptr;
-  if (list == nullptr || !list->is_array()) return protocol::invalid_format("expected {\"neurons\": [...]}");
+  if (list == nullptr || !list->is_array())
+    return protocol::invalid_format("expected {\"neurons\": [...]}");
   auto m = std::make_shared<metagraph>();
   if (const auto* n = o->if_contains("netuid"); n && n->is_int64()) m->netuid_ = n->get_int64();
   if (const auto* b = o->if_contains("block"); b && b->is_int64()) m->block_ = b->get_int64();
@@ -46,19 +48,22 @@ protocol::result<std::shared_ptr<const metagraph>> metagraph::parse(std::string_
     neuron n;
     const auto* uid = item->if_contains("uid");
     const auto* hotkey = item->if_contains("hotkey");
-    if (uid == nullptr || !uid->is_int64()) return protocol::invalid_format(where + ": uid must be an integer");
+    if (uid == nullptr || !uid->is_int64())
+      return protocol::invalid_format(where + ": uid must be an integer");
     if (hotkey == nullptr || !hotkey->is_string() || !crypto::ss58_decode(hotkey->get_string())) {
       return protocol::invalid_format(where + ": hotkey must be an SS58 address");
     }
     n.uid = uid->get_int64();
     n.hotkey = std::string(hotkey->get_string());
-    if (const auto* p = item->if_contains("validator_permit"); p && p->is_bool()) n.validator_permit = p->get_bool();
-    if (const auto* s = item->if_contains("stake"); s && s->is_number()) n.stake = s->to_number<double>();
+    if (const auto* p = item->if_contains("validator_permit"); p && p->is_bool())
+      n.validator_permit = p->get_bool();
+    if (const auto* s = item->if_contains("stake"); s && s->is_number())
+      n.stake = s->to_number<double>();
     if (const auto* axon = item->if_contains("axon"); axon && axon->is_object()) {
-      if (const auto* ip = axon->get_object().if_contains("ip"); ip && ip->is_string()) n.ip = std::string(ip->get_string());
-      if (const auto* port = axon->get_object().if_contains("port"); port && port->is_int64() &&
-                                                                      port->get_int64() >= 0 &&
-                                                                      port->get_int64() <= 65535) {
+      if (const auto* ip = axon->get_object().if_contains("ip"); ip && ip->is_string())
+        n.ip = std::string(ip->get_string());
+      if (const auto* port = axon->get_object().if_contains("port");
+          port && port->is_int64() && port->get_int64() >= 0 && port->get_int64() <= 65535) {
         n.port = static_cast<std::uint16_t>(port->get_int64());
       }
     }
@@ -74,7 +79,8 @@ std::optional<std::int64_t> metagraph::uid_of(const std::string& hotkey) const {
   return it->second;
 }
 
-protocol::result<std::shared_ptr<const blacklist>> blacklist::load(const std::filesystem::path& file) {
+protocol::result<std::shared_ptr<const blacklist>> blacklist::load(
+    const std::filesystem::path& file) {
   const auto text = read_file(file);
   if (!text) return file_error(file, "cannot be read");
   auto b = std::make_shared<blacklist>();

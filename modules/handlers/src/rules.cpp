@@ -14,11 +14,14 @@ namespace {
 
 constexpr double odds_tolerance = 0.01;
 
-bool odds_differ(double a, double b) { return std::fabs(a - b) > odds_tolerance + 1e-12; }
+bool odds_differ(double a, double b) {
+  return std::fabs(a - b) > odds_tolerance + 1e-12;
+}
 
 }  // namespace
 
-protocol::result<std::shared_ptr<const game_book>> game_book::make(std::vector<protocol::team_game> games) {
+protocol::result<std::shared_ptr<const game_book>> game_book::make(
+    std::vector<protocol::team_game> games) {
   auto book = std::make_shared<game_book>();
   std::sort(games.begin(), games.end(),
             [](const auto& a, const auto& b) { return a.game_id < b.game_id; });
@@ -26,7 +29,8 @@ protocol::result<std::shared_ptr<const game_book>> game_book::make(std::vector<p
   for (auto& g : games) {
     const auto starts = protocol::parse_timestamp(g.event_start_date);
     if (!starts) {
-      return protocol::invalid_format("game '" + g.game_id + "': event_start_date is not an ISO-8601 timestamp");
+      return protocol::invalid_format("game '" + g.game_id +
+                                      "': event_start_date is not an ISO-8601 timestamp");
     }
     if (!book->by_id_.emplace(g.game_id, entry{g, *starts}).second) {
       return protocol::invalid_format("game '" + g.game_id + "' appears twice");
@@ -61,7 +65,8 @@ protocol::result<std::shared_ptr<const game_book>> game_book::parse(std::string_
   return make(std::move(games));
 }
 
-protocol::result<std::shared_ptr<const game_book>> game_book::load(const std::filesystem::path& file) {
+protocol::result<std::shared_ptr<const game_book>> game_book::load(
+    const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return protocol::invalid_format("cannot read games file " + file.string());
   std::ostringstream text;
@@ -87,7 +92,8 @@ std::optional<std::string> check_prediction(const protocol::team_game_prediction
   if (odds_differ(p.team_a_odds, g.team_a_odds) || odds_differ(p.team_b_odds, g.team_b_odds)) {
     return std::string(rejection::odds_mismatch);
   }
-  if (g.tie_odds ? (!p.tie_odds || odds_differ(*p.tie_odds, *g.tie_odds)) : p.tie_odds.has_value()) {
+  if (g.tie_odds ? (!p.tie_odds || odds_differ(*p.tie_odds, *g.tie_odds))
+                 : p.tie_odds.has_value()) {
     return std::string(rejection::tie_odds_mismatch);
   }
   std::optional<double> outcome_odds;

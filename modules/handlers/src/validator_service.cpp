@@ -39,7 +39,8 @@ constexpr std::string_view not_registered = "Not authorized: hotkey not register
 constexpr std::string_view blacklisted = "Not authorized: blacklisted";
 
 http_response json_reply(unsigned status, std::string_view message) {
-  return {status, boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}})};
+  return {status,
+          boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}})};
 }
 
 // What a watched file looked like when last read.
@@ -67,7 +68,8 @@ std::string read_token(const fs::path& file) {
   const auto last = token.find_last_not_of(" \t\r\n");
   token.erase(last == std::string::npos ? 0 : last + 1);
   if (token.size() < 16) {
-    throw startup_error("--admin.token_file: " + file.string() + " must hold a token of at least 16 characters");
+    throw startup_error("--admin.token_file: " + file.string() +
+                        " must hold a token of at least 16 characters");
   }
   return token;
 }
@@ -98,7 +100,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       std::lock_guard lock(mutex);
       graph = *g;
     }
-    spdlog::info("Metagraph reloaded: {} neurons (block {})", (*g)->neurons().size(), (*g)->block());
+    spdlog::info("Metagraph reloaded: {} neurons (block {})", (*g)->neurons().size(),
+                 (*g)->block());
     server->disconnect_if([g = *g](const std::string& hk) { return !g->uid_of(hk); },
                           transport::close_code::policy, std::string(not_registered));
   }
@@ -129,7 +132,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
 
   // Installs a game set; a changed set is stored and broadcast once. Returns the recipients, or
   // nullopt when the set is unchanged.
-  std::optional<std::size_t> apply_games(std::shared_ptr<const game_book> book) {
+  std::optional<std::size_t> apply_games(const std::shared_ptr<const game_book>& book) {
     std::lock_guard apply_lock(apply_mutex);  // one change at a time, in order
     {
       std::lock_guard lock(mutex);
@@ -145,7 +148,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       games = book;
     }
     const std::size_t n = server->broadcast(frame, priority::normal);
-    spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n, book->games().size());
+    spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,
+                 book->games().size());
     return n;
   }
 
@@ -167,7 +171,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
         std::move(done));
   }
 
-  transport::frame_ptr confirmation_frame(const std::string& prediction_id, const storage::verdict& v) const {
+  transport::frame_ptr confirmation_frame(const std::string& prediction_id,
+                                          const storage::verdict& v) const {
     protocol::confirmation c{prediction_id, v.accepted ? "success" : "error", v.message,
                              protocol::format_timestamp(protocol::now_utc()), std::nullopt};
     return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
@@ -176,27 +181,30 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   void handle_prediction(const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
     auto p = protocol::parse_prediction(e.data);
     if (!p) {
-      spdlog::info("Invalid prediction from miner {} (UID: {}): {}", peer->hotkey(), peer->uid(), p.error().message);
-      peer->send(server->make_frame(protocol::message_type::error, protocol::to_json(protocol::error_data{p.error().message})),
+      spdlog::info("Invalid prediction from miner {} (UID: {}): {}", peer->hotkey(), peer->uid(),
+                   p.error().message);
+      peer->send(server->make_frame(protocol::message_type::error,
+                                    protocol::to_json(protocol::error_data{p.error().message})),
                  priority::urgent);
       return;
     }
     std::string id = p->prediction_id;
-    submit(peer->hotkey(), std::move(*p), [self = shared_from_this(), peer, id](storage::verdict v) {
-      // Sign on an I/O thread, not on the storage thread.
-      net::post(self->ioc, [self, peer, id, v] {
-        peer->send(self->confirmation_frame(id, v), priority::urgent);
-        spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
-                     v.accepted ? "success" : v.message, v.duplicate ? ", duplicate" : "");
-      });
-    });
+    submit(peer->hotkey(), std::move(*p),
+           [self = shared_from_this(), peer, id](const storage::verdict& v) {
+             // Sign on an I/O thread, not on the storage thread.
+             net::post(self->ioc, [self, peer, id, v] {
+               peer->send(self->confirmation_frame(id, v), priority::urgent);
+               spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
+                            v.accepted ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+             });
+           });
   }
 
   // --- HTTP ------------------------------------------------------------------------------------
-  void on_http(transport::http_request req, std::function<void(http_response)> reply) {
+  void on_http(const transport::http_request& req, std::function<void(http_response)> reply) {
     if (req.path == "/predictions") {
       if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
-      return http_prediction(std::move(req), std::move(reply));
+      return http_prediction(req, std::move(reply));
     }
     if (req.path == "/games") {
       if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
@@ -205,7 +213,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     reply(json_reply(404, "Not found"));
   }
 
-  void http_prediction(transport::http_request req, std::function<void(http_response)> reply) {
+  void http_prediction(const transport::http_request& req,
+                       std::function<void(http_response)> reply) {
     auto doc = protocol::parse_json(req.body);
     if (!doc) return reply(json_reply(400, doc.error().message));
     auto e = protocol::parse_envelope(std::move(*doc));
@@ -214,7 +223,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       return reply(json_reply(400, "Invalid message format: expected a prediction"));
     }
     const auto address = crypto::ss58_decode(e->sender);
-    if (!address) return reply(json_reply(400, "Invalid message format: field 'sender' is not an SS58 address"));
+    if (!address)
+      return reply(
+          json_reply(400, "Invalid message format: field 'sender' is not an SS58 address"));
     const auto decision = authorize(e->sender);
     if (!decision.accepted) return reply(json_reply(403, decision.refusal));
     const protocol::frame_expectations expect{e->sender, &address->key, protocol::now_utc(),
@@ -226,16 +237,19 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     auto p = protocol::parse_prediction(e->data);
     if (!p) return reply(json_reply(400, p.error().message));
     std::string id = p->prediction_id;
-    submit(e->sender, std::move(*p), [self = shared_from_this(), id, reply = std::move(reply)](storage::verdict v) {
-      net::post(self->ioc, [self, id, v, reply] {
-        reply(http_response{200, *self->confirmation_frame(id, v)});
-        spdlog::info("Sent confirmation for prediction {} via HTTP ({})", id, v.accepted ? "success" : v.message);
-      });
-    });
+    submit(e->sender, std::move(*p),
+           [self = shared_from_this(), id, reply = std::move(reply)](const storage::verdict& v) {
+             net::post(self->ioc, [self, id, v, reply] {
+               reply(http_response{200, *self->confirmation_frame(id, v)});
+               spdlog::info("Sent confirmation for prediction {} via HTTP ({})", id,
+                            v.accepted ? "success" : v.message);
+             });
+           });
   }
 
   http_response post_games(const transport::http_request& req) {
-    if (admin_token.empty()) return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
+    if (admin_token.empty())
+      return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
     if (!req.remote_is_loopback && !opts.admin_allow_remote) {
       return json_reply(403, "Admin endpoint accepts loopback clients only");
     }
@@ -249,17 +263,19 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     if (!book) return json_reply(400, book.error().message);
     const std::size_t count = (*book)->games().size();
     const auto recipients = apply_games(*book);
-    return {200, boost::json::serialize(boost::json::object{{"status", "success"},
-                                                            {"games", count},
-                                                            {"changed", recipients.has_value()},
-                                                            {"recipients", recipients.value_or(0)}})};
+    return {200,
+            boost::json::serialize(boost::json::object{{"status", "success"},
+                                                       {"games", count},
+                                                       {"changed", recipients.has_value()},
+                                                       {"recipients", recipients.value_or(0)}})};
   }
 
   // --- watched files ---------------------------------------------------------------------------
   static net::awaitable<void> watch_files(std::shared_ptr<impl> self) {
     for (;;) {
       self->watch_timer.expires_after(self->opts.file_poll_interval);
-      if (auto [ec] = co_await self->watch_timer.async_wait(use_nothrow); ec || self->stopping) co_return;
+      if (auto [ec] = co_await self->watch_timer.async_wait(use_nothrow); ec || self->stopping)
+        co_return;
       self->check_files(false);
     }
   }
@@ -317,8 +333,9 @@ class heartbeat_handler final : public message_handler {
  public:
   explicit heartbeat_handler(validator_service::impl& svc) : svc_(svc) {}
   void handle(const std::shared_ptr<peer_connection>& peer, protocol::envelope&&) override {
-    peer->send(svc_.server->make_frame(protocol::message_type::heartbeat_ack, boost::json::object()),
-               priority::low);
+    peer->send(
+        svc_.server->make_frame(protocol::message_type::heartbeat_ack, boost::json::object()),
+        priority::low);
   }
 
  private:
@@ -333,7 +350,8 @@ class heartbeat_response_handler final : public message_handler {
 
 }  // namespace
 
-validator_service::validator_service(net::io_context& ioc, validator_options opts, crypto::hotkey identity)
+validator_service::validator_service(net::io_context& ioc, validator_options opts,
+                                     crypto::hotkey identity)
     : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(identity))) {
   auto& s = *impl_;
   auto g = metagraph::load(s.opts.metagraph_file);
@@ -365,14 +383,17 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     initial = *book;
   }
 
-  s.registry.add(std::string(protocol::message_type::prediction), std::make_unique<prediction_handler>(s));
-  s.registry.add(std::string(protocol::message_type::heartbeat), std::make_unique<heartbeat_handler>(s));
+  s.registry.add(std::string(protocol::message_type::prediction),
+                 std::make_unique<prediction_handler>(s));
+  s.registry.add(std::string(protocol::message_type::heartbeat),
+                 std::make_unique<heartbeat_handler>(s));
   s.registry.add(std::string(protocol::message_type::heartbeat_response),
                  std::make_unique<heartbeat_response_handler>());
   s.registry.on_unknown([&s](const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
     const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
     spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
-    peer->send(s.server->make_frame(protocol::message_type::error, protocol::to_json(protocol::error_data{message})),
+    peer->send(s.server->make_frame(protocol::message_type::error,
+                                    protocol::to_json(protocol::error_data{message})),
                priority::urgent);
   });
 
@@ -382,7 +403,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     auto self = weak.lock();
     return self ? self->authorize(p.hotkey) : transport::auth_decision{false, "Server closing", 0};
   };
-  cb.on_authenticated = [weak](std::shared_ptr<peer_connection> peer) {
+  cb.on_authenticated = [weak](const std::shared_ptr<peer_connection>& peer) {
     // A newly connected miner gets the current games, signed for it: re-sending the broadcast
     // frame would repeat its nonce to a miner that may already have seen it.
     auto self = weak.lock();
@@ -390,13 +411,14 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     const auto book = self->current_games();
     if (book && !book->games().empty()) peer->send(self->games_frame(*book), priority::normal);
   };
-  cb.on_message = [weak](std::shared_ptr<peer_connection> peer, protocol::envelope e) {
+  cb.on_message = [weak](const std::shared_ptr<peer_connection>& peer, protocol::envelope e) {
     if (auto self = weak.lock()) self->registry.dispatch(peer, std::move(e));
   };
-  cb.on_http = [weak](transport::http_request req, std::function<void(http_response)> reply) {
+  cb.on_http = [weak](const transport::http_request& req,
+                      std::function<void(http_response)> reply) {
     auto self = weak.lock();
     if (!self) return reply(json_reply(503, "Server closing"));
-    self->on_http(std::move(req), std::move(reply));
+    self->on_http(req, std::move(reply));
   };
   try {
     s.server.emplace(ioc, s.opts.server, s.identity, s.nonces, std::move(cb));
@@ -411,9 +433,10 @@ validator_service::~validator_service() = default;
 
 void validator_service::start() {
   impl_->server->start();
-  net::co_spawn(impl_->watch_timer.get_executor(), impl::watch_files(impl_), [](std::exception_ptr e) {
-    if (e) spdlog::error("file watcher stopped");
-  });
+  net::co_spawn(impl_->watch_timer.get_executor(), impl::watch_files(impl_),
+                [](const std::exception_ptr& e) {
+                  if (e) spdlog::error("file watcher stopped");
+                });
   spdlog::info("Validator {} listening on {}:{} (WebSocket path /ws)", impl_->identity.ss58,
                impl_->opts.server.address, port());
 }
@@ -434,8 +457,14 @@ void validator_service::reload() {
   net::post(self->watch_timer.get_executor(), [self] { self->check_files(true); });
 }
 
-std::uint16_t validator_service::port() const { return impl_->server->local_port(); }
-transport::server& validator_service::server() { return *impl_->server; }
-const crypto::hotkey& validator_service::identity() const { return impl_->identity; }
+std::uint16_t validator_service::port() const {
+  return impl_->server->local_port();
+}
+transport::server& validator_service::server() {
+  return *impl_->server;
+}
+const crypto::hotkey& validator_service::identity() const {
+  return impl_->identity;
+}
 
 }  // namespace bettensor::handlers

@@ -11,10 +11,12 @@ using namespace std::chrono_literals;
 
 TEST(GameBook, FingerprintIgnoresOrderAndSeesChanges) {
   const auto text = [](double odds) {
-    return std::string(R"([{"game_id": "b", "team_a": "A", "team_b": "B", "sport": "s", "league": "l",
+    return std::string(
+               R"([{"game_id": "b", "team_a": "A", "team_b": "B", "sport": "s", "league": "l",
       "create_date": "2026-11-20T10:00:00+00:00", "last_update_date": "2026-11-20T10:00:00+00:00",
       "event_start_date": "2026-12-01T10:00:00+00:00", "active": true, "outcome": "Unfinished",
-      "team_a_odds": )") + std::to_string(odds) + R"(, "team_b_odds": 2.0, "tie_odds": null, "can_tie": false},
+      "team_a_odds": )") +
+           std::to_string(odds) + R"(, "team_b_odds": 2.0, "tie_odds": null, "can_tie": false},
       {"game_id": "a", "team_a": "C", "team_b": "D", "sport": "s", "league": "l",
       "create_date": "2026-11-20T10:00:00+00:00", "last_update_date": "2026-11-20T10:00:00+00:00",
       "event_start_date": "2026-12-01T10:00:00+00:00", "active": true, "outcome": "Unfinished",
@@ -41,8 +43,9 @@ TEST(GameBook, RefusesBadGames) {
 TEST(Metagraph, ParsesNeuronsAndRefusesBadHotkeys) {
   const auto kp = crypto::keypair::generate();
   const std::string hk = crypto::ss58_encode(kp.public_key_bytes());
-  const auto m = metagraph::parse(R"({"netuid": 30, "block": 7, "neurons": [{"uid": 3, "hotkey": ")" + hk +
-                                  R"(", "validator_permit": true, "stake": 1.5, "axon": {"ip": "10.0.0.1", "port": 10401}}]})");
+  const auto m = metagraph::parse(
+      R"({"netuid": 30, "block": 7, "neurons": [{"uid": 3, "hotkey": ")" + hk +
+      R"(", "validator_permit": true, "stake": 1.5, "axon": {"ip": "10.0.0.1", "port": 10401}}]})");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ((*m)->uid_of(hk), 3);
   EXPECT_FALSE((*m)->uid_of("5Other"));

@@ -72,7 +72,19 @@ class field_reader {
     return &v->get_array();
   }
 
-  const json::value* raw(std::string_view key) { return find(key); }
+  // Outcomes are text in Bettensor ("Unfinished", "Tie", a team, "0".."2"), but Python code may
+  // send the numeric forms as integers: accept both, keeping the digits as text.
+  std::string text_or_integer(std::string_view key, bool* was_integer = nullptr) {
+    const json::value* v = find(key);
+    if (v == nullptr) return {};
+    if (v->is_string()) return std::string(v->get_string());
+    if (v->is_int64()) {
+      if (was_integer != nullptr) *was_integer = true;
+      return std::to_string(v->get_int64());
+    }
+    fail(key, "must be a string or an integer");
+    return {};
+  }
 
   void fail(std::string_view key, std::string_view what) {
     if (!error_) error_ = invalid_format("field '" + std::string(key) + "' " + std::string(what));
@@ -154,16 +166,7 @@ result<team_game_prediction> parse_prediction(const json::value& v) {
   p.game_id = r.string("game_id");
   p.miner_uid = r.string("miner_uid");
   p.prediction_date = r.string("prediction_date");
-  if (const json::value* outcome = r.raw("predicted_outcome")) {
-    if (outcome->is_string()) {
-      p.predicted_outcome = std::string(outcome->get_string());
-    } else if (outcome->is_int64()) {
-      p.predicted_outcome = std::to_string(outcome->get_int64());
-      p.predicted_outcome_is_number = true;
-    } else {
-      r.fail("predicted_outcome", "must be a string or an integer");
-    }
-  }
+  p.predicted_outcome = r.text_or_integer("predicted_outcome", &p.predicted_outcome_is_number);
   p.predicted_odds = r.number("predicted_odds");
   p.team_a = r.string("team_a");
   p.team_b = r.string("team_b");
@@ -195,16 +198,7 @@ result<team_game> parse_team_game(const json::value& v) {
   g.last_update_date = r.string("last_update_date");
   g.event_start_date = r.string("event_start_date");
   g.active = r.boolean("active");
-  if (const json::value* outcome = r.raw("outcome")) {
-    // Bettensor writes outcomes as text ("Unfinished", "0", "1", "2"); accept an integer too.
-    if (outcome->is_string()) {
-      g.outcome = std::string(outcome->get_string());
-    } else if (outcome->is_int64()) {
-      g.outcome = std::to_string(outcome->get_int64());
-    } else {
-      r.fail("outcome", "must be a string or an integer");
-    }
-  }
+  g.outcome = r.text_or_integer("outcome");
   g.team_a_odds = r.number("team_a_odds");
   g.team_b_odds = r.number("team_b_odds");
   g.tie_odds = r.optional_number("tie_odds");

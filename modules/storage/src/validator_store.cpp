@@ -72,9 +72,10 @@ struct validator_store::impl {
                               "INSERT INTO predictions (prediction_id, miner_hotkey, miner_uid, "
                               "game_id, wager, accepted, message, utc_day, received_at, data) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    add_wager.emplace(db,
-                      "INSERT INTO daily_wagers (miner_hotkey, utc_day, total) VALUES (?, ?, ?) "
-                      "ON CONFLICT (miner_hotkey, utc_day) DO UPDATE SET total = total + excluded.total");
+    add_wager.emplace(
+        db,
+        "INSERT INTO daily_wagers (miner_hotkey, utc_day, total) VALUES (?, ?, ?) "
+        "ON CONFLICT (miner_hotkey, utc_day) DO UPDATE SET total = total + excluded.total");
     worker = std::thread([this] { run(); });
   }
 
@@ -85,7 +86,8 @@ struct validator_store::impl {
       d.setBusyTimeout(5000);
       const std::string check = d.execAndGet("PRAGMA quick_check").getString();
       if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
-      if (sqlite3_db_readonly(d.getHandle(), "main") != 0) throw storage_error(where + "is read-only");
+      if (sqlite3_db_readonly(d.getHandle(), "main") != 0)
+        throw storage_error(where + "is read-only");
       d.exec("PRAGMA journal_mode = WAL");
       d.exec("PRAGMA synchronous = FULL");
       const int version = d.execAndGet("PRAGMA user_version").getInt();
@@ -138,7 +140,8 @@ struct validator_store::impl {
       tx.commit();
       batches.fetch_add(1, std::memory_order_relaxed);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(), e.what());
+      std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(),
+                   e.what());
       out.assign(batch.size(), verdict{false, std::string(storage_failure_message), false});
     }
     return out;
@@ -149,8 +152,8 @@ struct validator_store::impl {
     find_verdict->reset();
     find_verdict->bind(1, p.prediction_id);
     if (find_verdict->executeStep()) {
-      return verdict{find_verdict->getColumn(0).getInt() != 0, find_verdict->getColumn(1).getString(),
-                     true};
+      return verdict{find_verdict->getColumn(0).getInt() != 0,
+                     find_verdict->getColumn(1).getString(), true};
     }
     std::optional<std::string> rejection = r.rules ? r.rules(p) : std::nullopt;
     const std::string day = utc_day(r.received);
@@ -218,8 +221,8 @@ void validator_store::submit(std::string hotkey, protocol::team_game_prediction 
                              std::function<void(verdict)> done) {
   {
     std::lock_guard lock(impl_->mutex);
-    impl_->queue.push_back(
-        request{std::move(hotkey), std::move(prediction), received, std::move(rules), std::move(done)});
+    impl_->queue.push_back(request{std::move(hotkey), std::move(prediction), received,
+                                   std::move(rules), std::move(done)});
   }
   impl_->wake.notify_one();
 }

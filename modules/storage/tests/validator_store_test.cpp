@@ -82,8 +82,8 @@ TEST_F(StoreTest, DailyLimitPerHotkeyAndUtcDay) {
   const verdict over = decide(s, "alice", prediction("c", 0.5), {}, day1);
   EXPECT_FALSE(over.accepted);
   EXPECT_EQ(over.message, daily_limit_message);
-  EXPECT_TRUE(decide(s, "bob", prediction("d", 500), {}, day1).accepted);     // other miner
-  EXPECT_TRUE(decide(s, "alice", prediction("e", 500), {}, day2).accepted);   // next UTC day
+  EXPECT_TRUE(decide(s, "bob", prediction("d", 500), {}, day1).accepted);    // other miner
+  EXPECT_TRUE(decide(s, "alice", prediction("e", 500), {}, day2).accepted);  // next UTC day
   EXPECT_EQ(s.daily_total("alice", day1), 1000.0);
   EXPECT_EQ(s.daily_total("alice", day2), 500.0);
 }
@@ -117,16 +117,19 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
   std::atomic<int> accepted{0};
   std::atomic<int> delivered{0};
   // The first verdict's callback holds the storage thread until every other prediction is
-  // queued, so the rest must be decided in batches of up to max_batch (512): 1 + 2 batches.
+  // queued, so what is left after the first batch goes in at most two batches of max_batch
+  // (512); 1,001 predictions need at least two.
   std::promise<void> all_queued;
   std::shared_future<void> queued = all_queued.get_future().share();
-  s.submit("gate", prediction("gate", 1), protocol::now_utc(), {}, [queued](verdict) { queued.wait(); });
+  s.submit("gate", prediction("gate", 1), protocol::now_utc(), {},
+           [queued](verdict) { queued.wait(); });
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
-        s.submit("miner-" + std::to_string(t), prediction(std::to_string(t) + "-" + std::to_string(i), 1),
-                 protocol::now_utc(), {}, [&](verdict v) {
+        s.submit("miner-" + std::to_string(t),
+                 prediction(std::to_string(t) + "-" + std::to_string(i), 1), protocol::now_utc(),
+                 {}, [&](verdict v) {
                    accepted += v.accepted ? 1 : 0;
                    ++delivered;
                  });
@@ -139,7 +142,8 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
   EXPECT_EQ(delivered.load(), threads * per_thread);
   EXPECT_EQ(accepted.load(), threads * per_thread);
   EXPECT_EQ(s.accepted_count(), static_cast<std::size_t>(threads * per_thread + 1));
-  EXPECT_EQ(s.batches_committed(), 3u);
+  EXPECT_GE(s.batches_committed(), 2u);
+  EXPECT_LE(s.batches_committed(), 3u);
 }
 
 TEST_F(StoreTest, CorruptFileStopsTheStart) {

@@ -42,7 +42,7 @@ std::string fit_reason(std::string reason) {
 }
 
 // Ends a coroutine task and logs an unexpected exception; never swallows it silently.
-void log_failure(std::string_view what, std::exception_ptr e) {
+void log_failure(std::string_view what, const std::exception_ptr& e) {
   if (!e) return;
   try {
     std::rethrow_exception(e);
@@ -246,8 +246,9 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   }
   const bool admitted = self->srv_->admit(self);
   auto ex = ws.get_executor();
-  net::co_spawn(ex, write_loop(self), [](std::exception_ptr e) { log_failure("writer", e); });
-  net::co_spawn(ex, watch(self), [](std::exception_ptr e) { log_failure("watchdog", e); });
+  net::co_spawn(ex, write_loop(self),
+                [](const std::exception_ptr& e) { log_failure("writer", e); });
+  net::co_spawn(ex, watch(self), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
   if (!admitted) {
     spdlog::warn("Refused connection from {}: max connections reached", self->remote_);
     self->request_close(close_code::try_again_later, "Max connections reached");
@@ -471,7 +472,7 @@ net::awaitable<void> server::impl::accept_loop(std::shared_ptr<impl> self) {
     socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto ex = socket.get_executor();
     net::co_spawn(ex, run_connection(self, std::move(socket)),
-                  [](std::exception_ptr e) { log_failure("connection", e); });
+                  [](const std::exception_ptr& e) { log_failure("connection", e); });
   }
 }
 
@@ -597,9 +598,9 @@ server::~server() = default;
 void server::start() {
   auto ex = impl_->acceptor.get_executor();
   net::co_spawn(ex, impl_->accept_loop(impl_),
-                [](std::exception_ptr e) { log_failure("acceptor", e); });
+                [](const std::exception_ptr& e) { log_failure("acceptor", e); });
   net::co_spawn(ex, impl_->heartbeat_loop(impl_),
-                [](std::exception_ptr e) { log_failure("heartbeat", e); });
+                [](const std::exception_ptr& e) { log_failure("heartbeat", e); });
 }
 
 namespace {
@@ -616,7 +617,7 @@ void server::stop(std::function<void()> done) {
     for (auto& s : self->all_sessions())
       s->close(close_code::going_away, "Server closing connection");
     net::co_spawn(self->acceptor.get_executor(), drain(self, std::move(done)),
-                  [](std::exception_ptr e) { log_failure("shutdown", e); });
+                  [](const std::exception_ptr& e) { log_failure("shutdown", e); });
   });
 }
 
@@ -655,7 +656,7 @@ frame_ptr server::make_frame(std::string_view type, boost::json::value data) con
   return impl_->make_frame_shared(type, std::move(data));
 }
 
-std::size_t server::broadcast(frame_ptr frame, priority p) {
+std::size_t server::broadcast(const frame_ptr& frame, priority p) {
   const auto targets = impl_->authenticated_sessions();
   for (const auto& s : targets) s->send(frame, p);
   return targets.size();

@@ -21,8 +21,8 @@ class message_handler {
 
 class handler_registry {
  public:
-  using fallback = std::function<void(const std::shared_ptr<transport::peer_connection>&,
-                                      protocol::envelope&&)>;
+  using fallback =
+      std::function<void(const std::shared_ptr<transport::peer_connection>&, protocol::envelope&&)>;
 
   void add(std::string type, std::unique_ptr<message_handler> handler);
   /// What happens to a type nobody registered.

@@ -20,7 +20,8 @@ inline constexpr std::string_view non_positive_wager = "Prediction with non-posi
 inline constexpr std::string_view game_not_found = "Game not found";
 inline constexpr std::string_view game_started = "Game has already started";
 inline constexpr std::string_view teams_mismatch = "Submitted team names do not match game data";
-inline constexpr std::string_view odds_mismatch = "Submitted team odds do not match current game odds";
+inline constexpr std::string_view odds_mismatch =
+    "Submitted team odds do not match current game odds";
 inline constexpr std::string_view tie_odds_mismatch =
     "Submitted tie odds do not match current game odds";
 inline constexpr std::string_view invalid_outcome = "Invalid predicted_outcome";
@@ -38,7 +39,8 @@ class game_book {
   };
 
   /// Checks every game (fields, dates, unique ids). The error names the game.
-  static protocol::result<std::shared_ptr<const game_book>> make(std::vector<protocol::team_game> games);
+  static protocol::result<std::shared_ptr<const game_book>> make(
+      std::vector<protocol::team_game> games);
   /// Parses a JSON array of TeamGame objects, or {"games": [...]}.
   static protocol::result<std::shared_ptr<const game_book>> parse(std::string_view text);
   /// Reads a games file (same format); errors name the file.

@@ -74,8 +74,8 @@ struct server_config {
   std::string address = "0.0.0.0";
   std::uint16_t port = 10401;
   std::size_t max_connections = 4096;
-  std::size_t max_message_bytes = 64 * 1024;
-  std::size_t max_http_body_bytes = 64 * 1024;
+  std::size_t max_message_bytes = std::size_t{64} * 1024;
+  std::size_t max_http_body_bytes = std::size_t{64} * 1024;
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds heartbeat_interval{60};
   std::chrono::seconds connection_timeout{300};
@@ -84,7 +84,7 @@ struct server_config {
   double rate_limit_burst = 400;         // bucket size
   std::size_t max_invalid_frames = 20;   // bad frames tolerated before close 1008
   std::size_t send_queue_frames = 1024;  // per connection
-  std::chrono::seconds close_grace{5};   // a close handshake longer than this ends the socket
+  std::chrono::seconds close_grace{3};   // a close handshake longer than this ends the socket
 };
 
 class server {
@@ -121,7 +121,7 @@ class server {
   /// Signs an envelope from this validator and serialises it once.
   [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
   /// Queues one shared frame to every authenticated connection; returns how many.
-  std::size_t broadcast(frame_ptr frame, priority p);
+  std::size_t broadcast(const frame_ptr& frame, priority p);
   /// Closes the connections whose hotkey matches `pred`.
   void disconnect_if(const std::function<bool(const std::string& hotkey)>& pred, std::uint16_t code,
                      const std::string& reason);
