@@ -1,7 +1,6 @@
 #include "bettensor/storage/validator_store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 
 #include <boost/json/serialize.hpp>
 
@@ -14,6 +13,7 @@
 
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
+#include "database.hpp"
 
 namespace bettensor::storage {
 
@@ -65,7 +65,8 @@ std::string utc_day(protocol::timestamp t) {
 }
 
 struct validator_store::impl {
-  explicit impl(options o) : opts(std::move(o)), db(open(opts.path)) {
+  explicit impl(options o)
+      : opts(std::move(o)), db(detail::open_database(opts.path, schema, schema_version)) {
     find_verdict.emplace(db, "SELECT accepted, message FROM predictions WHERE prediction_id = ?");
     find_total.emplace(db, "SELECT total FROM daily_wagers WHERE miner_hotkey = ? AND utc_day = ?");
     insert_prediction.emplace(db,
@@ -77,32 +78,6 @@ struct validator_store::impl {
         "INSERT INTO daily_wagers (miner_hotkey, utc_day, total) VALUES (?, ?, ?) "
         "ON CONFLICT (miner_hotkey, utc_day) DO UPDATE SET total = total + excluded.total");
     worker = std::thread([this] { run(); });
-  }
-
-  static SQLite::Database open(const std::filesystem::path& path) {
-    const std::string where = "database " + path.string() + ": ";
-    try {
-      SQLite::Database d(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-      d.setBusyTimeout(5000);
-      const std::string check = d.execAndGet("PRAGMA quick_check").getString();
-      if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
-      if (sqlite3_db_readonly(d.getHandle(), "main") != 0)
-        throw storage_error(where + "is read-only");
-      d.exec("PRAGMA journal_mode = WAL");
-      d.exec("PRAGMA synchronous = FULL");
-      const int version = d.execAndGet("PRAGMA user_version").getInt();
-      if (version > schema_version) {
-        throw storage_error(where + "was written by a newer version (schema " +
-                            std::to_string(version) + ")");
-      }
-      d.exec(schema);
-      d.exec("PRAGMA user_version = " + std::to_string(schema_version));
-      return d;
-    } catch (const storage_error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw storage_error(where + e.what() + "; refusing to start with an empty database");
-    }
   }
 
   void run() {

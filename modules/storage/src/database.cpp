@@ -1,0 +1,36 @@
+#include "database.hpp"
+
+#include <sqlite3.h>
+
+#include <string>
+
+#include "bettensor/storage/validator_store.hpp"
+
+namespace bettensor::storage::detail {
+
+SQLite::Database open_database(const std::filesystem::path& path, std::string_view schema,
+                               int schema_version) {
+  const std::string where = "database " + path.string() + ": ";
+  try {
+    SQLite::Database d(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    d.setBusyTimeout(5000);
+    const std::string check = d.execAndGet("PRAGMA quick_check").getString();
+    if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
+    if (sqlite3_db_readonly(d.getHandle(), "main") != 0) throw storage_error(where + "is read-only");
+    d.exec("PRAGMA journal_mode = WAL");
+    d.exec("PRAGMA synchronous = FULL");
+    const int version = d.execAndGet("PRAGMA user_version").getInt();
+    if (version > schema_version) {
+      throw storage_error(where + "was written by a newer version (schema " + std::to_string(version) + ")");
+    }
+    d.exec(std::string(schema));
+    d.exec("PRAGMA user_version = " + std::to_string(schema_version));
+    return d;
+  } catch (const storage_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw storage_error(where + e.what() + "; refusing to start with an empty database");
+  }
+}
+
+}  // namespace bettensor::storage::detail
