@@ -19,7 +19,7 @@ cmake --build build/test -j "$jobs"
 ctest --test-dir build/test --output-on-failure -j "$jobs"
 
 echo "== validator integration tests, 5 runs in a row"
-ctest --test-dir build/test --output-on-failure -R '^ValidatorTest\.' --repeat until-fail:5
+ctest --test-dir build/test --output-on-failure -R '^(ValidatorTest|LinkTest)\.' --repeat until-fail:5
 
 echo "== static analysis (clang-tidy)"
 bash scripts/check-tidy.sh build/test

@@ -16,12 +16,14 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
     d.setBusyTimeout(5000);
     const std::string check = d.execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
-    if (sqlite3_db_readonly(d.getHandle(), "main") != 0) throw storage_error(where + "is read-only");
+    if (sqlite3_db_readonly(d.getHandle(), "main") != 0)
+      throw storage_error(where + "is read-only");
     d.exec("PRAGMA journal_mode = WAL");
     d.exec("PRAGMA synchronous = FULL");
     const int version = d.execAndGet("PRAGMA user_version").getInt();
     if (version > schema_version) {
-      throw storage_error(where + "was written by a newer version (schema " + std::to_string(version) + ")");
+      throw storage_error(where + "was written by a newer version (schema " +
+                          std::to_string(version) + ")");
     }
     d.exec(std::string(schema));
     d.exec("PRAGMA user_version = " + std::to_string(schema_version));

@@ -46,7 +46,8 @@ std::optional<T> decode(const std::string& text, Parse parse) {
 }  // namespace
 
 struct miner_store::impl {
-  explicit impl(const std::filesystem::path& path) : db(detail::open_database(path, schema, schema_version)) {}
+  explicit impl(const std::filesystem::path& path)
+      : db(detail::open_database(path, schema, schema_version)) {}
   SQLite::Database db;
 };
 
@@ -57,10 +58,11 @@ bool miner_store::upsert_game(const protocol::team_game& game) {
   const auto updated = protocol::parse_timestamp(game.last_update_date);
   if (!updated) return false;
   const auto us = updated->time_since_epoch().count();
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO games (game_id, last_update_us, data) VALUES (?, ?, ?) "
-                      "ON CONFLICT (game_id) DO UPDATE SET last_update_us = excluded.last_update_us, "
-                      "data = excluded.data WHERE excluded.last_update_us > games.last_update_us");
+  SQLite::Statement q(
+      impl_->db,
+      "INSERT INTO games (game_id, last_update_us, data) VALUES (?, ?, ?) "
+      "ON CONFLICT (game_id) DO UPDATE SET last_update_us = excluded.last_update_us, "
+      "data = excluded.data WHERE excluded.last_update_us > games.last_update_us");
   q.bind(1, game.game_id);
   q.bind(2, static_cast<std::int64_t>(us));
   q.bind(3, protocol::to_canonical(protocol::to_json(game)));
@@ -79,8 +81,8 @@ std::vector<protocol::team_game> miner_store::games() {
   std::vector<protocol::team_game> out;
   SQLite::Statement q(impl_->db, "SELECT data FROM games ORDER BY game_id");
   while (q.executeStep()) {
-    auto g = decode<protocol::team_game>(q.getColumn(0).getString(),
-                                         [](const auto& v) { return protocol::parse_team_game(v); });
+    auto g = decode<protocol::team_game>(
+        q.getColumn(0).getString(), [](const auto& v) { return protocol::parse_team_game(v); });
     if (g) out.push_back(std::move(*g));
   }
   return out;
@@ -119,9 +121,10 @@ std::vector<protocol::team_game_prediction> miner_store::pending_for(const std::
 
 void miner_store::record_answer(const std::string& validator, const std::string& prediction_id,
                                 bool accepted, const std::string& message) {
-  SQLite::Statement q(impl_->db,
-                      "INSERT INTO answers (validator, prediction_id, accepted, message) VALUES (?, ?, ?, ?) "
-                      "ON CONFLICT (validator, prediction_id) DO NOTHING");
+  SQLite::Statement q(
+      impl_->db,
+      "INSERT INTO answers (validator, prediction_id, accepted, message) VALUES (?, ?, ?, ?) "
+      "ON CONFLICT (validator, prediction_id) DO NOTHING");
   q.bind(1, validator);
   q.bind(2, prediction_id);
   q.bind(3, accepted ? 1 : 0);
@@ -131,7 +134,8 @@ void miner_store::record_answer(const std::string& validator, const std::string&
 
 std::optional<std::pair<bool, std::string>> miner_store::answer(const std::string& validator,
                                                                 const std::string& prediction_id) {
-  SQLite::Statement q(impl_->db, "SELECT accepted, message FROM answers WHERE validator = ? AND prediction_id = ?");
+  SQLite::Statement q(
+      impl_->db, "SELECT accepted, message FROM answers WHERE validator = ? AND prediction_id = ?");
   q.bind(1, validator);
   q.bind(2, prediction_id);
   if (!q.executeStep()) return std::nullopt;

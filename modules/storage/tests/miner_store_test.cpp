@@ -32,7 +32,8 @@ class MinerStoreTest : public ::testing::Test {
     return g;
   }
 
-  static protocol::team_game_prediction prediction(const std::string& id, const std::string& game_id) {
+  static protocol::team_game_prediction prediction(const std::string& id,
+                                                   const std::string& game_id) {
     protocol::team_game_prediction p;
     p.prediction_id = id;
     p.game_id = game_id;

@@ -36,13 +36,14 @@ class miner_store {
   [[nodiscard]] bool has_prediction_for_game(const std::string& game_id);
 
   /// Predictions `validator` (its SS58 hotkey) has not answered, oldest first.
-  [[nodiscard]] std::vector<protocol::team_game_prediction> pending_for(const std::string& validator);
+  [[nodiscard]] std::vector<protocol::team_game_prediction> pending_for(
+      const std::string& validator);
   /// Records a validator's final answer; later answers for the same pair are ignored.
   void record_answer(const std::string& validator, const std::string& prediction_id, bool accepted,
                      const std::string& message);
   /// The recorded answer, if any: (accepted, message).
-  [[nodiscard]] std::optional<std::pair<bool, std::string>> answer(const std::string& validator,
-                                                                   const std::string& prediction_id);
+  [[nodiscard]] std::optional<std::pair<bool, std::string>> answer(
+      const std::string& validator, const std::string& prediction_id);
 
  private:
   struct impl;

@@ -1,0 +1,65 @@
+// The miner's connection to one validator: connect (with a timeout), authenticate, verify every
+// frame (signature and sender = the validator hotkey dialled, timestamp window, nonce),
+// heartbeats both ways, and on any failure reconnect after a jittered, growing delay (reset by a
+// good handshake). Each link runs on its own strand, so one validator being down or slow never
+// delays another.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/protocol/messages.hpp"
+#include "bettensor/transport/backoff.hpp"
+
+namespace bettensor::transport {
+
+struct link_config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 10401;
+  std::string path = "/ws";
+  std::string validator_ss58;  // the hotkey every frame must be signed by
+  std::chrono::seconds connect_timeout{10};
+  std::chrono::seconds heartbeat_interval{60};
+  std::chrono::seconds silence_timeout{300};  // nothing received this long: reconnect
+  std::chrono::seconds timestamp_window{300};
+  backoff::duration reconnect_base = std::chrono::seconds(5);
+  backoff::duration reconnect_max = std::chrono::seconds(300);
+  std::size_t max_message_bytes = std::size_t{16} * 1024 * 1024;  // game updates can be large
+};
+
+class validator_link {
+ public:
+  struct callbacks {
+    std::function<void(std::int64_t uid)> on_connected;         // welcome received
+    std::function<void(const protocol::envelope&)> on_message;  // every verified frame
+    std::function<void(const std::string& why)> on_disconnected;
+    std::function<void(const std::string& refusal)> on_refused;  // "Not authorized: ..."
+  };
+
+  /// Throws std::invalid_argument for a bad validator address or reconnect intervals.
+  validator_link(const boost::asio::any_io_executor& ex, link_config cfg, crypto::hotkey miner,
+                 callbacks cb);
+  ~validator_link();
+
+  void start();
+  void stop();
+  /// Queues a frame if connected; false otherwise.
+  bool send(std::string frame);
+  [[nodiscard]] bool connected() const;
+  [[nodiscard]] unsigned consecutive_failures() const;
+  /// The delays waited before each reconnect so far (for logs and tests).
+  [[nodiscard]] std::vector<backoff::duration> reconnect_delays() const;
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace bettensor::transport

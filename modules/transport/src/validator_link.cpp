@@ -1,0 +1,322 @@
+#include "bettensor/transport/validator_link.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <random>
+
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/signing.hpp"
+
+namespace bettensor::transport {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+
+// One connection attempt's state; the coroutines of an attempt share it and stop when `dead`.
+struct connection {
+  explicit connection(const net::any_io_executor& ex)
+      : ws(ex), wake(ex), heartbeat(ex), watchdog(ex), last_rx(steady::now()) {}
+  websocket::stream<beast::tcp_stream> ws;
+  net::steady_timer wake;
+  net::steady_timer heartbeat;
+  net::steady_timer watchdog;
+  std::deque<std::string> queue;
+  steady::time_point last_rx;
+  bool welcomed = false;
+  bool dead = false;
+
+  void end() {
+    dead = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().close(ignored);
+    wake.cancel();
+    heartbeat.cancel();
+    watchdog.cancel();
+  }
+};
+
+void log_failure(const char* what, const std::exception_ptr& e) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    spdlog::error("validator link {}: {}", what, x.what());
+  }
+}
+
+}  // namespace
+
+struct validator_link::impl : std::enable_shared_from_this<validator_link::impl> {
+  impl(const net::any_io_executor& ex, link_config c, crypto::hotkey m, callbacks cbs)
+      : strand(net::make_strand(ex)),
+        cfg(std::move(c)),
+        miner(std::move(m)),
+        cb(std::move(cbs)),
+        policy(cfg.reconnect_base, cfg.reconnect_max),
+        retry_timer(strand),
+        rng(std::random_device{}()) {
+    const auto address = crypto::ss58_decode(cfg.validator_ss58);
+    if (!address) throw std::invalid_argument("validator hotkey " + cfg.validator_ss58 + ": " + address.error().message());
+    validator_key = address->key;
+  }
+
+  std::string label() const { return cfg.validator_ss58 + " at " + cfg.host + ":" + std::to_string(cfg.port); }
+
+  static net::awaitable<void> keep_connected(std::shared_ptr<impl> self) {
+    for (;;) {
+      if (self->stopping) co_return;
+      const bool authenticated = co_await self->run_connection();
+      if (self->stopping) co_return;
+      const unsigned failures = authenticated ? 0 : self->failures.load() + 1;
+      self->failures = failures;
+      const auto delay = self->policy.delay(failures, self->rng);
+      {
+        std::lock_guard lock(self->mutex);
+        self->delays.push_back(delay);
+      }
+      spdlog::info("Reconnecting to validator {} in {} ms (consecutive failures: {})", self->label(),
+                   delay.count(), failures);
+      self->retry_timer.expires_after(delay);
+      if (auto [ec] = co_await self->retry_timer.async_wait(use_nothrow); ec || self->stopping) co_return;
+    }
+  }
+
+  // One connection, from connect to its end. True if the validator welcomed us.
+  net::awaitable<bool> run_connection() {
+    auto c = std::make_shared<connection>(strand);
+    current = c;
+    tcp::resolver resolver(strand);
+    auto& stream = beast::get_lowest_layer(c->ws);
+    stream.expires_after(cfg.connect_timeout);
+    auto [rec, endpoints] = co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), use_nothrow);
+    if (rec) co_return finish(c, "cannot resolve: " + rec.message());
+    auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
+    if (cec) co_return finish(c, "cannot connect: " + cec.message());
+    beast::error_code ignored;
+    stream.socket().set_option(tcp::no_delay(true), ignored);
+    auto [hec] = co_await c->ws.async_handshake(cfg.host + ":" + std::to_string(cfg.port), cfg.path, use_nothrow);
+    if (hec) co_return finish(c, "WebSocket handshake failed: " + hec.message());
+    stream.expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = cfg.connect_timeout;
+    t.idle_timeout = websocket::stream_base::none();
+    t.keep_alive_pings = false;
+    c->ws.set_option(t);
+    c->ws.read_message_max(cfg.max_message_bytes);
+
+    c->last_rx = steady::now();
+    auto self = shared_from_this();
+    net::co_spawn(strand, watch(self, c), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
+    const std::string auth = protocol::serialize(protocol::make_auth_message(miner));
+    if (auto [wec, n] = co_await c->ws.async_write(net::buffer(auth), use_nothrow); wec) {
+      co_return finish(c, "cannot send authentication: " + wec.message());
+    }
+
+    beast::flat_buffer buffer;
+    for (;;) {
+      buffer.clear();
+      auto [ec, n] = co_await c->ws.async_read(buffer, use_nothrow);
+      if (ec) {
+        const auto& reason = c->ws.reason();
+        co_return finish(c, reason.code != 0 ? "closed by the validator (" + std::to_string(reason.code) + " " +
+                                                   std::string(reason.reason.data(), reason.reason.size()) + ")"
+                                             : ec.message());
+      }
+      c->last_rx = steady::now();
+      const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
+      spdlog::trace("<- validator {}: {}", cfg.validator_ss58, text);
+      if (!c->welcomed) {
+        if (!handle_first_frame(c, text)) co_return finish(c, "authentication failed");
+        net::co_spawn(strand, write_loop(self, c), [](const std::exception_ptr& e) { log_failure("writer", e); });
+        net::co_spawn(strand, heartbeat_loop(self, c), [](const std::exception_ptr& e) { log_failure("heartbeat", e); });
+        continue;
+      }
+      handle_frame(c, text);
+    }
+  }
+
+  // The validator answers the handshake with a signed welcome, or {"status":"error"} + close.
+  bool handle_first_frame(const std::shared_ptr<connection>& c, std::string_view text) {
+    auto doc = protocol::parse_json(text);
+    if (doc && doc->is_object() && doc->get_object().contains("status") && !doc->get_object().contains("signature")) {
+      const auto* msg = doc->get_object().if_contains("message");
+      const std::string refusal = msg && msg->is_string() ? std::string(msg->get_string()) : "refused";
+      spdlog::warn("Validator {} refused the connection: {}", label(), refusal);
+      if (cb.on_refused) cb.on_refused(refusal);
+      return false;
+    }
+    auto e = open(text);
+    if (!e || e->type != protocol::message_type::welcome) return false;
+    const auto w = protocol::parse_welcome(e->data);
+    if (!w) return false;
+    c->welcomed = true;
+    connected_flag = true;
+    failures = 0;
+    spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(), w->uid);
+    if (cb.on_connected) cb.on_connected(w->uid);
+    return true;
+  }
+
+  protocol::result<protocol::envelope> open(std::string_view text) {
+    const protocol::frame_expectations expect{cfg.validator_ss58, &validator_key, protocol::now_utc(),
+                                              cfg.timestamp_window, &nonces};
+    auto e = protocol::open_envelope(text, expect);
+    if (!e) spdlog::warn("Dropped a frame from validator {}: {}", label(), e.error().message);
+    return e;
+  }
+
+  void handle_frame(const std::shared_ptr<connection>& c, std::string_view text) {
+    auto e = open(text);
+    if (!e) return;
+    if (e->type == protocol::message_type::heartbeat) {
+      enqueue(c, protocol::serialize(protocol::sign_envelope(miner, protocol::message_type::heartbeat_response,
+                                                             boost::json::object())));
+      return;
+    }
+    if (cb.on_message) cb.on_message(*e);
+  }
+
+  static void enqueue(const std::shared_ptr<connection>& c, std::string frame) {
+    if (c->dead) return;
+    c->queue.push_back(std::move(frame));
+    c->wake.cancel_one();
+  }
+
+  static net::awaitable<void> write_loop(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+    for (;;) {
+      if (c->dead) co_return;
+      if (c->queue.empty()) {
+        c->wake.expires_at(steady::time_point::max());
+        co_await c->wake.async_wait(use_nothrow);
+        continue;
+      }
+      const std::string frame = std::move(c->queue.front());
+      c->queue.pop_front();
+      spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, frame);
+      if (auto [ec, n] = co_await c->ws.async_write(net::buffer(frame), use_nothrow); ec) {
+        c->end();
+        co_return;
+      }
+    }
+  }
+
+  static net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+    for (;;) {
+      c->heartbeat.expires_after(self->cfg.heartbeat_interval);
+      co_await c->heartbeat.async_wait(use_nothrow);
+      if (c->dead) co_return;
+      enqueue(c, protocol::serialize(protocol::sign_envelope(self->miner, protocol::message_type::heartbeat,
+                                                             boost::json::object())));
+    }
+  }
+
+  // Ends a connection that stays silent: connect_timeout before the welcome, silence_timeout after.
+  static net::awaitable<void> watch(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+    for (;;) {
+      if (c->dead) co_return;
+      const auto limit = c->welcomed ? self->cfg.silence_timeout : self->cfg.connect_timeout;
+      const auto deadline = c->last_rx + limit;
+      if (steady::now() >= deadline) {
+        spdlog::warn("Validator {} silent for {} s: reconnecting", self->label(), limit.count());
+        c->end();
+        co_return;
+      }
+      c->watchdog.expires_at(deadline);
+      co_await c->watchdog.async_wait(use_nothrow);
+    }
+  }
+
+  bool finish(const std::shared_ptr<connection>& c, const std::string& why) {
+    const bool was_welcomed = c->welcomed;
+    c->end();
+    if (current == c) current.reset();
+    connected_flag = false;
+    if (!stopping) {
+      spdlog::info("Connection to validator {} ended: {}", label(), why);
+      if (cb.on_disconnected) cb.on_disconnected(why);
+    }
+    return was_welcomed;
+  }
+
+  net::strand<net::any_io_executor> strand;
+  link_config cfg;
+  crypto::hotkey miner;
+  callbacks cb;
+  backoff policy;
+  crypto::public_key validator_key{};
+  protocol::replay_guard nonces;  // kept across reconnects: a replayed frame stays refused
+  net::steady_timer retry_timer;
+  std::mt19937_64 rng;
+  std::shared_ptr<connection> current;  // strand only
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> connected_flag{false};
+  std::atomic<unsigned> failures{0};
+  mutable std::mutex mutex;  // guards delays
+  std::vector<backoff::duration> delays;
+};
+
+validator_link::validator_link(const net::any_io_executor& ex, link_config cfg, crypto::hotkey miner, callbacks cb)
+    : impl_(std::make_shared<impl>(ex, std::move(cfg), std::move(miner), std::move(cb))) {}
+
+validator_link::~validator_link() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // posting can only fail for lack of memory
+    spdlog::error("validator link: stop failed: {}", e.what());
+  }
+}
+
+void validator_link::start() {
+  net::co_spawn(impl_->strand, impl::keep_connected(impl_),
+                [](const std::exception_ptr& e) { log_failure("reconnect loop", e); });
+}
+
+void validator_link::stop() {
+  auto self = impl_;
+  if (self->stopping.exchange(true)) return;
+  net::post(self->strand, [self] {
+    self->retry_timer.cancel();
+    if (self->current) self->current->end();
+  });
+}
+
+bool validator_link::send(std::string frame) {
+  if (!impl_->connected_flag) return false;
+  auto self = impl_;
+  net::post(self->strand, [self, frame = std::move(frame)]() mutable {
+    if (self->current && self->current->welcomed) impl::enqueue(self->current, std::move(frame));
+  });
+  return true;
+}
+
+bool validator_link::connected() const { return impl_->connected_flag; }
+unsigned validator_link::consecutive_failures() const { return impl_->failures; }
+
+std::vector<backoff::duration> validator_link::reconnect_delays() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->delays;
+}
+
+}  // namespace bettensor::transport
