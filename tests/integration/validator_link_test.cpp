@@ -70,7 +70,8 @@ class LinkTest : public ValidatorTest {
 TEST_F(LinkTest, AuthenticatesReceivesGamesAndGetsConfirmations) {
   start();
   link_events events;
-  transport::validator_link link(ioc_.get_executor(), link_config(), miners_[0], events.callbacks());
+  transport::validator_link link(ioc_.get_executor(), link_config(), miners_[0],
+                                 events.callbacks());
   link.start();
   EXPECT_EQ(events.wait_for("connected"), "connected:1");
   events.wait_for(std::string(protocol::message_type::game_update));
@@ -82,7 +83,8 @@ TEST_F(LinkTest, AuthenticatesReceivesGamesAndGetsConfirmations) {
 TEST_F(LinkTest, ReconnectsAfterTheValidatorRestartsWithJitteredDelays) {
   start();
   link_events events;
-  transport::validator_link link(ioc_.get_executor(), link_config(), miners_[0], events.callbacks());
+  transport::validator_link link(ioc_.get_executor(), link_config(), miners_[0],
+                                 events.callbacks());
   link.start();
   events.wait_for("connected");
   const std::uint16_t port = port_;

@@ -16,8 +16,4 @@ void handler_registry::dispatch(const std::shared_ptr<transport::peer_connection
   }
 }
 
-bool handler_registry::handles(std::string_view type) const {
-  return handlers_.contains(std::string(type));
-}
-
 }  // namespace bettensor::handlers

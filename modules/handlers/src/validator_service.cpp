@@ -460,11 +460,5 @@ void validator_service::reload() {
 std::uint16_t validator_service::port() const {
   return impl_->server->local_port();
 }
-transport::server& validator_service::server() {
-  return *impl_->server;
-}
-const crypto::hotkey& validator_service::identity() const {
-  return impl_->identity;
-}
 
 }  // namespace bettensor::handlers

@@ -20,35 +20,20 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "asio_support.hpp"
 #include "bettensor/protocol/json.hpp"
 
 namespace bettensor::transport {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
+using namespace detail;
 namespace http = beast::http;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using steady = std::chrono::steady_clock;
 
 namespace {
-
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 // A close reason is limited to 123 bytes by the protocol.
 std::string fit_reason(std::string reason) {
   if (reason.size() > 123) reason.resize(123);
   return reason;
-}
-
-// Ends a coroutine task and logs an unexpected exception; never swallows it silently.
-void log_failure(std::string_view what, const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("{}: {}", what, x.what());
-  }
 }
 
 std::string json_error_body(std::string_view message) {
@@ -640,16 +625,6 @@ net::awaitable<void> drain(std::shared_ptr<server::impl> srv, std::function<void
 
 std::uint16_t server::local_port() const {
   return impl_->acceptor.local_endpoint().port();
-}
-
-std::size_t server::connection_count() const {
-  std::lock_guard lock(impl_->hub_mutex);
-  return impl_->sessions.size();
-}
-
-std::size_t server::authenticated_count() const {
-  std::lock_guard lock(impl_->hub_mutex);
-  return impl_->authenticated;
 }
 
 frame_ptr server::make_frame(std::string_view type, boost::json::value data) const {

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <random>
 
+#include "asio_support.hpp"
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
@@ -24,15 +25,9 @@
 
 namespace bettensor::transport {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using steady = std::chrono::steady_clock;
+using namespace detail;
 
 namespace {
-
-constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 // One connection attempt's state; the coroutines of an attempt share it and stop when `dead`.
 struct connection {
@@ -57,15 +52,6 @@ struct connection {
   }
 };
 
-void log_failure(const char* what, const std::exception_ptr& e) {
-  if (!e) return;
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::exception& x) {
-    spdlog::error("validator link {}: {}", what, x.what());
-  }
-}
-
 }  // namespace
 
 struct validator_link::impl : std::enable_shared_from_this<validator_link::impl> {
@@ -78,11 +64,15 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
         retry_timer(strand),
         rng(std::random_device{}()) {
     const auto address = crypto::ss58_decode(cfg.validator_ss58);
-    if (!address) throw std::invalid_argument("validator hotkey " + cfg.validator_ss58 + ": " + address.error().message());
+    if (!address)
+      throw std::invalid_argument("validator hotkey " + cfg.validator_ss58 + ": " +
+                                  address.error().message());
     validator_key = address->key;
   }
 
-  std::string label() const { return cfg.validator_ss58 + " at " + cfg.host + ":" + std::to_string(cfg.port); }
+  std::string label() const {
+    return cfg.validator_ss58 + " at " + cfg.host + ":" + std::to_string(cfg.port);
+  }
 
   static net::awaitable<void> keep_connected(std::shared_ptr<impl> self) {
     for (;;) {
@@ -96,10 +86,11 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
         std::lock_guard lock(self->mutex);
         self->delays.push_back(delay);
       }
-      spdlog::info("Reconnecting to validator {} in {} ms (consecutive failures: {})", self->label(),
-                   delay.count(), failures);
+      spdlog::info("Reconnecting to validator {} in {} ms (consecutive failures: {})",
+                   self->label(), delay.count(), failures);
       self->retry_timer.expires_after(delay);
-      if (auto [ec] = co_await self->retry_timer.async_wait(use_nothrow); ec || self->stopping) co_return;
+      if (auto [ec] = co_await self->retry_timer.async_wait(use_nothrow); ec || self->stopping)
+        co_return;
     }
   }
 
@@ -110,13 +101,15 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     tcp::resolver resolver(strand);
     auto& stream = beast::get_lowest_layer(c->ws);
     stream.expires_after(cfg.connect_timeout);
-    auto [rec, endpoints] = co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), use_nothrow);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), use_nothrow);
     if (rec) co_return finish(c, "cannot resolve: " + rec.message());
     auto [cec, ep] = co_await stream.async_connect(endpoints, use_nothrow);
     if (cec) co_return finish(c, "cannot connect: " + cec.message());
     beast::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
-    auto [hec] = co_await c->ws.async_handshake(cfg.host + ":" + std::to_string(cfg.port), cfg.path, use_nothrow);
+    auto [hec] = co_await c->ws.async_handshake(cfg.host + ":" + std::to_string(cfg.port), cfg.path,
+                                                use_nothrow);
     if (hec) co_return finish(c, "WebSocket handshake failed: " + hec.message());
     stream.expires_never();
     websocket::stream_base::timeout t{};
@@ -128,7 +121,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
 
     c->last_rx = steady::now();
     auto self = shared_from_this();
-    net::co_spawn(strand, watch(self, c), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
+    net::co_spawn(strand, watch(self, c),
+                  [](const std::exception_ptr& e) { log_failure("validator link watchdog", e); });
     const std::string auth = protocol::serialize(protocol::make_auth_message(miner));
     if (auto [wec, n] = co_await c->ws.async_write(net::buffer(auth), use_nothrow); wec) {
       co_return finish(c, "cannot send authentication: " + wec.message());
@@ -140,17 +134,21 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       auto [ec, n] = co_await c->ws.async_read(buffer, use_nothrow);
       if (ec) {
         const auto& reason = c->ws.reason();
-        co_return finish(c, reason.code != 0 ? "closed by the validator (" + std::to_string(reason.code) + " " +
-                                                   std::string(reason.reason.data(), reason.reason.size()) + ")"
-                                             : ec.message());
+        co_return finish(c, reason.code != 0
+                                ? "closed by the validator (" + std::to_string(reason.code) + " " +
+                                      std::string(reason.reason.data(), reason.reason.size()) + ")"
+                                : ec.message());
       }
       c->last_rx = steady::now();
       const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
       spdlog::trace("<- validator {}: {}", cfg.validator_ss58, text);
       if (!c->welcomed) {
         if (!handle_first_frame(c, text)) co_return finish(c, "authentication failed");
-        net::co_spawn(strand, write_loop(self, c), [](const std::exception_ptr& e) { log_failure("writer", e); });
-        net::co_spawn(strand, heartbeat_loop(self, c), [](const std::exception_ptr& e) { log_failure("heartbeat", e); });
+        net::co_spawn(strand, write_loop(self, c),
+                      [](const std::exception_ptr& e) { log_failure("validator link writer", e); });
+        net::co_spawn(strand, heartbeat_loop(self, c), [](const std::exception_ptr& e) {
+          log_failure("validator link heartbeat", e);
+        });
         continue;
       }
       handle_frame(c, text);
@@ -160,9 +158,11 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   // The validator answers the handshake with a signed welcome, or {"status":"error"} + close.
   bool handle_first_frame(const std::shared_ptr<connection>& c, std::string_view text) {
     auto doc = protocol::parse_json(text);
-    if (doc && doc->is_object() && doc->get_object().contains("status") && !doc->get_object().contains("signature")) {
+    if (doc && doc->is_object() && doc->get_object().contains("status") &&
+        !doc->get_object().contains("signature")) {
       const auto* msg = doc->get_object().if_contains("message");
-      const std::string refusal = msg && msg->is_string() ? std::string(msg->get_string()) : "refused";
+      const std::string refusal =
+          msg && msg->is_string() ? std::string(msg->get_string()) : "refused";
       spdlog::warn("Validator {} refused the connection: {}", label(), refusal);
       if (cb.on_refused) cb.on_refused(refusal);
       return false;
@@ -174,14 +174,15 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     c->welcomed = true;
     connected_flag = true;
     failures = 0;
-    spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(), w->uid);
+    spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(),
+                 w->uid);
     if (cb.on_connected) cb.on_connected(w->uid);
     return true;
   }
 
   protocol::result<protocol::envelope> open(std::string_view text) {
-    const protocol::frame_expectations expect{cfg.validator_ss58, &validator_key, protocol::now_utc(),
-                                              cfg.timestamp_window, &nonces};
+    const protocol::frame_expectations expect{cfg.validator_ss58, &validator_key,
+                                              protocol::now_utc(), cfg.timestamp_window, &nonces};
     auto e = protocol::open_envelope(text, expect);
     if (!e) spdlog::warn("Dropped a frame from validator {}: {}", label(), e.error().message);
     return e;
@@ -191,8 +192,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     auto e = open(text);
     if (!e) return;
     if (e->type == protocol::message_type::heartbeat) {
-      enqueue(c, protocol::serialize(protocol::sign_envelope(miner, protocol::message_type::heartbeat_response,
-                                                             boost::json::object())));
+      enqueue(c, protocol::serialize(protocol::sign_envelope(
+                     miner, protocol::message_type::heartbeat_response, boost::json::object())));
       return;
     }
     if (cb.on_message) cb.on_message(*e);
@@ -204,7 +205,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     c->wake.cancel_one();
   }
 
-  static net::awaitable<void> write_loop(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+  static net::awaitable<void> write_loop(std::shared_ptr<impl> self,
+                                         std::shared_ptr<connection> c) {
     for (;;) {
       if (c->dead) co_return;
       if (c->queue.empty()) {
@@ -222,13 +224,14 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     }
   }
 
-  static net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
+  static net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self,
+                                             std::shared_ptr<connection> c) {
     for (;;) {
       c->heartbeat.expires_after(self->cfg.heartbeat_interval);
       co_await c->heartbeat.async_wait(use_nothrow);
       if (c->dead) co_return;
-      enqueue(c, protocol::serialize(protocol::sign_envelope(self->miner, protocol::message_type::heartbeat,
-                                                             boost::json::object())));
+      enqueue(c, protocol::serialize(protocol::sign_envelope(
+                     self->miner, protocol::message_type::heartbeat, boost::json::object())));
     }
   }
 
@@ -277,7 +280,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   std::vector<backoff::duration> delays;
 };
 
-validator_link::validator_link(const net::any_io_executor& ex, link_config cfg, crypto::hotkey miner, callbacks cb)
+validator_link::validator_link(const net::any_io_executor& ex, link_config cfg,
+                               crypto::hotkey miner, callbacks cb)
     : impl_(std::make_shared<impl>(ex, std::move(cfg), std::move(miner), std::move(cb))) {}
 
 validator_link::~validator_link() {
@@ -289,8 +293,9 @@ validator_link::~validator_link() {
 }
 
 void validator_link::start() {
-  net::co_spawn(impl_->strand, impl::keep_connected(impl_),
-                [](const std::exception_ptr& e) { log_failure("reconnect loop", e); });
+  net::co_spawn(impl_->strand, impl::keep_connected(impl_), [](const std::exception_ptr& e) {
+    log_failure("validator link reconnect loop", e);
+  });
 }
 
 void validator_link::stop() {
@@ -311,8 +316,12 @@ bool validator_link::send(std::string frame) {
   return true;
 }
 
-bool validator_link::connected() const { return impl_->connected_flag; }
-unsigned validator_link::consecutive_failures() const { return impl_->failures; }
+bool validator_link::connected() const {
+  return impl_->connected_flag;
+}
+unsigned validator_link::consecutive_failures() const {
+  return impl_->failures;
+}
 
 std::vector<backoff::duration> validator_link::reconnect_delays() const {
   std::lock_guard lock(impl_->mutex);

@@ -29,7 +29,6 @@ class handler_registry {
   void on_unknown(fallback f) { unknown_ = std::move(f); }
   void dispatch(const std::shared_ptr<transport::peer_connection>& peer,
                 protocol::envelope&& message) const;
-  [[nodiscard]] bool handles(std::string_view type) const;
 
  private:
   std::unordered_map<std::string, std::unique_ptr<message_handler>> handlers_;

@@ -52,8 +52,6 @@ class validator_service {
   void reload();
 
   [[nodiscard]] std::uint16_t port() const;
-  [[nodiscard]] transport::server& server();
-  [[nodiscard]] const crypto::hotkey& identity() const;
 
   struct impl;
 

@@ -114,9 +114,6 @@ class server {
   void stop(std::function<void()> done);
 
   [[nodiscard]] std::uint16_t local_port() const;
-  /// WebSocket connections open (authenticated or not) and authenticated ones.
-  [[nodiscard]] std::size_t connection_count() const;
-  [[nodiscard]] std::size_t authenticated_count() const;
 
   /// Signs an envelope from this validator and serialises it once.
   [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
