@@ -164,7 +164,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       const std::string refusal =
           msg && msg->is_string() ? std::string(msg->get_string()) : "refused";
       spdlog::warn("Validator {} refused the connection: {}", label(), refusal);
-      if (cb.on_refused) cb.on_refused(refusal);
+      notify(cb.on_refused, refusal);
       return false;
     }
     auto e = open(text);
@@ -176,7 +176,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     failures = 0;
     spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(),
                  w->uid);
-    if (cb.on_connected) cb.on_connected(w->uid);
+    notify(cb.on_connected, w->uid);
     return true;
   }
 
@@ -196,7 +196,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
                      miner, protocol::message_type::heartbeat_response, boost::json::object())));
       return;
     }
-    if (cb.on_message) cb.on_message(*e);
+    notify(cb.on_message, *e);
   }
 
   static void enqueue(const std::shared_ptr<connection>& c, std::string frame) {
@@ -251,6 +251,14 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     }
   }
 
+  // Runs a callback unless stop() has returned: stop() takes the same lock after closing, so it
+  // waits for a callback in progress and none starts after it (recursive: a callback may stop).
+  template <class F, class... Args>
+  void notify(const F& f, const Args&... args) {
+    std::lock_guard lock(callback_mutex);
+    if (!callbacks_closed && f) f(args...);
+  }
+
   bool finish(const std::shared_ptr<connection>& c, const std::string& why) {
     const bool was_welcomed = c->welcomed;
     c->end();
@@ -258,7 +266,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     connected_flag = false;
     if (!stopping) {
       spdlog::info("Connection to validator {} ended: {}", label(), why);
-      if (cb.on_disconnected) cb.on_disconnected(why);
+      notify(cb.on_disconnected, why);
     }
     return was_welcomed;
   }
@@ -276,7 +284,9 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   std::atomic<bool> stopping{false};
   std::atomic<bool> connected_flag{false};
   std::atomic<unsigned> failures{0};
-  mutable std::mutex mutex;  // guards delays
+  std::recursive_mutex callback_mutex;
+  bool callbacks_closed = false;  // guarded by callback_mutex
+  mutable std::mutex mutex;       // guards delays
   std::vector<backoff::duration> delays;
 };
 
@@ -300,6 +310,10 @@ void validator_link::start() {
 
 void validator_link::stop() {
   auto self = impl_;
+  {
+    std::lock_guard lock(self->callback_mutex);
+    self->callbacks_closed = true;
+  }
   if (self->stopping.exchange(true)) return;
   net::post(self->strand, [self] {
     self->retry_timer.cancel();

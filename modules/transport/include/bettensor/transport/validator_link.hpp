@@ -48,6 +48,8 @@ class validator_link {
   ~validator_link();
 
   void start();
+  /// Ends the link. Once stop() returns no callback runs (one in progress is waited for), so the
+  /// objects the callbacks use may go away; stop() may also be called from a callback.
   void stop();
   /// Queues a frame if connected; false otherwise.
   bool send(std::string frame);
