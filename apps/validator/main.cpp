@@ -79,19 +79,8 @@ po::options_description validator_options() {
   return all;
 }
 
-int positive(const po::variables_map& vm, const char* flag) {
-  const int v = vm[flag].as<int>();
-  if (v <= 0)
-    throw cli::usage_error(std::string("--") + flag + " must be a positive number (got " +
-                           std::to_string(v) + ")");
-  return v;
-}
-
 spdlog::level::level_enum level(const std::string& flag, const std::string& name) {
-  const auto l = spdlog::level::from_str(name);
-  if (l == spdlog::level::off && name != "off")
-    throw cli::usage_error("--" + flag + ": unknown level '" + name + "'");
-  return l;
+  return spdlog::level::from_str(cli::log_level_name(flag, name));
 }
 
 }  // namespace
@@ -116,11 +105,14 @@ int main(int argc, char** argv) try {
   if (port < 0 || port > 65535)
     throw cli::usage_error("--websocket.port must be between 0 and 65535");
   s.port = static_cast<std::uint16_t>(port);
-  s.heartbeat_interval = std::chrono::seconds(positive(vm, "websocket.heartbeat_interval"));
-  s.connection_timeout = std::chrono::seconds(positive(vm, "websocket.connection_timeout"));
-  s.handshake_timeout = std::chrono::seconds(positive(vm, "websocket.handshake_timeout"));
-  s.max_connections = static_cast<std::size_t>(positive(vm, "websocket.max_connections"));
-  s.max_message_bytes = static_cast<std::size_t>(positive(vm, "websocket.max_message_bytes"));
+  s.heartbeat_interval =
+      std::chrono::seconds(cli::positive_int(vm, "websocket.heartbeat_interval"));
+  s.connection_timeout =
+      std::chrono::seconds(cli::positive_int(vm, "websocket.connection_timeout"));
+  s.handshake_timeout = std::chrono::seconds(cli::positive_int(vm, "websocket.handshake_timeout"));
+  s.max_connections = static_cast<std::size_t>(cli::positive_int(vm, "websocket.max_connections"));
+  s.max_message_bytes =
+      static_cast<std::size_t>(cli::positive_int(vm, "websocket.max_message_bytes"));
   s.max_http_body_bytes = s.max_message_bytes;
   s.rate_limit_per_second = vm["websocket.rate_limit"].as<double>();
   s.rate_limit_burst = vm["websocket.rate_burst"].as<double>();
@@ -128,9 +120,10 @@ int main(int argc, char** argv) try {
     throw cli::usage_error("--websocket.rate_limit must be positive");
   if (!(s.rate_limit_burst >= 1))
     throw cli::usage_error("--websocket.rate_burst must be at least 1");
-  s.max_invalid_frames = static_cast<std::size_t>(positive(vm, "websocket.max_invalid_frames"));
-  s.send_queue_frames = static_cast<std::size_t>(positive(vm, "websocket.send_queue"));
-  const int threads = positive(vm, "threads");
+  s.max_invalid_frames =
+      static_cast<std::size_t>(cli::positive_int(vm, "websocket.max_invalid_frames"));
+  s.send_queue_frames = static_cast<std::size_t>(cli::positive_int(vm, "websocket.send_queue"));
+  const int threads = cli::positive_int(vm, "threads");
 
   const auto log_level = level("log.level", vm["log.level"].as<std::string>());
   spdlog::set_level(vm.count("websocket.log_level") != 0

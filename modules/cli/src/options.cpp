@@ -39,6 +39,31 @@ std::optional<po::variables_map> parse(int argc, const char* const* argv, const 
   return vm;
 }
 
+int positive_int(const po::variables_map& vm, const std::string& flag) {
+  const int v = vm[flag].as<int>();
+  if (v <= 0)
+    throw usage_error("--" + flag + " must be a positive number (got " + std::to_string(v) + ")");
+  return v;
+}
+
+double positive_seconds(const po::variables_map& vm, const std::string& flag) {
+  const double v = vm[flag].as<double>();
+  if (!(v > 0) || v > 1e7)
+    throw usage_error("--" + flag + " must be a positive number of seconds (got " +
+                      std::to_string(v) + ")");
+  return v;
+}
+
+std::string log_level_name(const std::string& flag, const std::string& name) {
+  static constexpr std::string_view names[] = {"trace", "debug",    "info", "warn",
+                                               "error", "critical", "off"};
+  for (const auto n : names)
+    if (name == n) return name;
+  if (name == "warning") return "warn";
+  throw usage_error("--" + flag + ": unknown level '" + name +
+                    "' (trace, debug, info, warn, error, critical, off)");
+}
+
 std::filesystem::path expand_user(const std::string& path) {
   const char* home = std::getenv("HOME");
   if (home == nullptr || *home == '\0') return path;

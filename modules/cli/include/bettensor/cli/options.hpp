@@ -34,6 +34,16 @@ struct program_info {
 std::optional<po::variables_map> parse(int argc, const char* const* argv, const program_info& info,
                                        const po::options_description& options);
 
+/// The value of an int flag that must be > 0; usage_error naming the flag otherwise.
+int positive_int(const po::variables_map& vm, const std::string& flag);
+
+/// The value of a seconds flag (a number, fractions allowed) that must be > 0.
+double positive_seconds(const po::variables_map& vm, const std::string& flag);
+
+/// Checks a log level name (trace, debug, info, warn, error, critical, off) and returns it as
+/// spdlog spells it; usage_error naming the flag otherwise.
+std::string log_level_name(const std::string& flag, const std::string& name);
+
 /// "~" or "~/x" expanded with $HOME, as Bittensor does for wallet paths.
 std::filesystem::path expand_user(const std::string& path);
 
