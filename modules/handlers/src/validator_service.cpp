@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "bettensor/crypto/ss58.hpp"
+#include "bettensor/handlers/file_stamp.hpp"
 #include "bettensor/handlers/metagraph.hpp"
 #include "bettensor/handlers/registry.hpp"
 #include "bettensor/handlers/rules.hpp"
@@ -41,22 +42,6 @@ constexpr std::string_view blacklisted = "Not authorized: blacklisted";
 http_response json_reply(unsigned status, std::string_view message) {
   return {status,
           boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}})};
-}
-
-// What a watched file looked like when last read.
-struct file_stamp {
-  fs::file_time_type mtime{};
-  std::uintmax_t size = 0;
-  bool operator==(const file_stamp&) const = default;
-};
-
-std::optional<file_stamp> stamp_of(const fs::path& p) {
-  std::error_code ec;
-  const auto mtime = fs::last_write_time(p, ec);
-  if (ec) return std::nullopt;
-  const auto size = fs::file_size(p, ec);
-  if (ec) return std::nullopt;
-  return file_stamp{mtime, size};
 }
 
 std::string read_token(const fs::path& file) {
