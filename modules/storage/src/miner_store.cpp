@@ -104,6 +104,12 @@ bool miner_store::has_prediction_for_game(const std::string& game_id) {
   return q.executeStep();
 }
 
+std::size_t miner_store::prediction_count() {
+  SQLite::Statement q(impl_->db, "SELECT COUNT(*) FROM outbox");
+  q.executeStep();
+  return static_cast<std::size_t>(q.getColumn(0).getInt64());
+}
+
 std::vector<protocol::team_game_prediction> miner_store::pending_for(const std::string& validator) {
   std::vector<protocol::team_game_prediction> out;
   SQLite::Statement q(impl_->db,

@@ -34,6 +34,8 @@ class miner_store {
   /// prediction_id is already in the outbox (nothing changes).
   bool add_prediction(const protocol::team_game_prediction& p);
   [[nodiscard]] bool has_prediction_for_game(const std::string& game_id);
+  /// Predictions in the outbox (answered or not).
+  [[nodiscard]] std::size_t prediction_count();
 
   /// Predictions `validator` (its SS58 hotkey) has not answered, oldest first.
   [[nodiscard]] std::vector<protocol::team_game_prediction> pending_for(
