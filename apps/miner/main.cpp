@@ -1,0 +1,208 @@
+// bettensor-miner: connects to every validator it knows, pushes predictions, keeps what it was
+// sent (see --help).
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <cmath>
+#include <csignal>
+#include <exception>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "bettensor/cli/options.hpp"
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/miner/miner_service.hpp"
+
+namespace po = boost::program_options;
+namespace net = boost::asio;
+using namespace bettensor;
+
+namespace {
+
+po::options_description miner_flags() {
+  po::options_description ws("Validators and WebSocket");
+  ws.add_options()(
+      "validator", po::value<std::vector<std::string>>()->composing(),
+      "a validator to deliver to, ws://HOST:PORT@VALIDATOR_SS58 (repeatable; frames must be "
+      "signed by that hotkey)")(
+      "metagraph.file", po::value<std::string>(),
+      "metagraph snapshot (JSON): every neuron with validator_permit and a non-zero IP is dialled; "
+      "re-read when it changes or on SIGHUP")(
+      "metagraph.ws_port", po::value<int>()->default_value(0),
+      "port to dial on metagraph validators (0: the axon port listed in the file)")(
+      "websocket_enabled", po::value<bool>()->default_value(true),
+      "deliver over WebSocket (false: HTTP POST /predictions only)")(
+      "websocket_heartbeat_interval", po::value<int>()->default_value(60),
+      "seconds between heartbeats sent to each validator")(
+      "websocket_connection_timeout", po::value<int>()->default_value(300),
+      "seconds of silence from a validator after which the miner reconnects")(
+      "websocket_connect_timeout", po::value<int>()->default_value(10),
+      "seconds to connect and be welcomed")(
+      "websocket_reconnect_base_interval", po::value<double>()->default_value(5),
+      "seconds: after n consecutive failures a reconnect waits a uniformly random time in "
+      "[0, min(max, base*2^n)]")("websocket_max_reconnect_interval",
+                                 po::value<double>()->default_value(300),
+                                 "seconds: the largest reconnect delay")(
+      "websocket_log_level", po::value<std::string>(),
+      "log level for connection events (default: --log_level)")(
+      "log_level", po::value<std::string>()->default_value("info"),
+      "trace, debug, info, warn, error, off (trace shows every frame)")(
+      "http_fallback", po::value<bool>()->default_value(true),
+      "send pending predictions to a validator's POST /predictions when its WebSocket is down")(
+      "http_fallback_grace", po::value<double>()->default_value(10),
+      "seconds without a WebSocket to a validator before the HTTP fallback starts")(
+      "threads", po::value<int>()->default_value(2), "I/O threads");
+  po::options_description rest("Identity, predictions and storage");
+  rest.add_options()("wallet.path", po::value<std::string>()->default_value("~/.bittensor/wallets"),
+                     "wallets directory")(
+      "wallet.name", po::value<std::string>()->default_value("default"), "wallet name")(
+      "wallet.hotkey", po::value<std::string>()->default_value("default"),
+      "hotkey name (the miner's identity)")(
+      "db.path", po::value<std::string>()->default_value("miner.db"),
+      "SQLite database: games and the prediction outbox (created if absent)")(
+      "strategy", po::value<std::string>()->default_value("favorite"),
+      "built-in predictions for upcoming games: favorite, underdog or none")(
+      "wager", po::value<double>()->default_value(10), "wager of each built-in prediction")(
+      "model_name", po::value<std::string>()->default_value("bettensor-miner"),
+      "model_name sent with built-in predictions")(
+      "api.port", po::value<int>(),
+      "serve the local model API (POST /predictions, GET /status) on this port; off when not "
+      "given, 0 picks a free port")("api.address",
+                                    po::value<std::string>()->default_value("127.0.0.1"),
+                                    "address of the local model API (it answers loopback "
+                                    "clients only)");
+  po::options_description all;
+  all.add(ws).add(rest);
+  return all;
+}
+
+std::chrono::milliseconds millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const auto vm_opt = cli::parse(
+      argc, argv,
+      {"bettensor-miner",
+       "Bettensor miner: keeps a WebSocket to every validator it knows (--validator and/or\n"
+       "--metagraph.file), receives game updates, and delivers each prediction to every\n"
+       "validator until that validator has answered it. Predictions are stored before they are\n"
+       "sent, so a restart loses nothing. Exit codes: 0 after SIGINT/SIGTERM, 1 runtime\n"
+       "failure, 2 bad flags or files. SIGHUP re-reads the metagraph file."},
+      miner_flags());
+  if (!vm_opt) return 0;
+  const auto& vm = *vm_opt;
+
+  miner::miner_options opts;
+  if (vm.count("validator") != 0) {
+    for (const auto& text : vm["validator"].as<std::vector<std::string>>()) {
+      auto v = miner::parse_validator_address(text);
+      if (!v) throw cli::usage_error("--validator: " + v.error().message);
+      opts.validators.push_back(*v);
+    }
+  }
+  if (vm.count("metagraph.file") != 0) opts.metagraph_file = vm["metagraph.file"].as<std::string>();
+  if (opts.validators.empty() && !opts.metagraph_file)
+    throw cli::usage_error("give --validator and/or --metagraph.file: no validator to deliver to");
+  const int ws_port = vm["metagraph.ws_port"].as<int>();
+  if (ws_port < 0 || ws_port > 65535)
+    throw cli::usage_error("--metagraph.ws_port must be between 0 and 65535");
+  opts.metagraph_ws_port = static_cast<std::uint16_t>(ws_port);
+
+  opts.websocket_enabled = vm["websocket_enabled"].as<bool>();
+  opts.link.heartbeat_interval =
+      std::chrono::seconds(cli::positive_int(vm, "websocket_heartbeat_interval"));
+  opts.link.silence_timeout =
+      std::chrono::seconds(cli::positive_int(vm, "websocket_connection_timeout"));
+  opts.link.connect_timeout =
+      std::chrono::seconds(cli::positive_int(vm, "websocket_connect_timeout"));
+  const double base = cli::positive_seconds(vm, "websocket_reconnect_base_interval");
+  const double max = cli::positive_seconds(vm, "websocket_max_reconnect_interval");
+  if (base > max)
+    throw cli::usage_error(
+        "--websocket_reconnect_base_interval must not exceed --websocket_max_reconnect_interval");
+  opts.link.reconnect_base = millis(base);
+  opts.link.reconnect_max = millis(max);
+  opts.http_fallback = vm["http_fallback"].as<bool>();
+  opts.http_fallback_grace = millis(cli::positive_seconds(vm, "http_fallback_grace"));
+  if (!opts.websocket_enabled && !opts.http_fallback)
+    throw cli::usage_error("--websocket_enabled=false needs --http_fallback=true");
+
+  auto strat = miner::parse_strategy(vm["strategy"].as<std::string>());
+  if (!strat) throw cli::usage_error("--strategy: " + strat.error().message);
+  opts.strat = *strat;
+  opts.wager = vm["wager"].as<double>();
+  if (!(opts.wager > 0)) throw cli::usage_error("--wager must be positive");
+  opts.model_name = vm["model_name"].as<std::string>();
+  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
+  if (vm.count("api.port") != 0) {
+    const int p = vm["api.port"].as<int>();
+    if (p < 0 || p > 65535) throw cli::usage_error("--api.port must be between 0 and 65535");
+    opts.api_port = static_cast<std::uint16_t>(p);
+  }
+  opts.api_address = vm["api.address"].as<std::string>();
+  const int threads = cli::positive_int(vm, "threads");
+
+  const auto log_level =
+      spdlog::level::from_str(cli::log_level_name("log_level", vm["log_level"].as<std::string>()));
+  spdlog::set_level(vm.count("websocket_log_level") != 0
+                        ? std::min(log_level, spdlog::level::from_str(cli::log_level_name(
+                                                  "websocket_log_level",
+                                                  vm["websocket_log_level"].as<std::string>())))
+                        : log_level);
+
+  const crypto::wallet_location wallet{cli::expand_user(vm["wallet.path"].as<std::string>()),
+                                       vm["wallet.name"].as<std::string>(),
+                                       vm["wallet.hotkey"].as<std::string>()};
+  auto identity = crypto::load_hotkey(wallet.hotkey_file());
+  if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
+
+  net::io_context ioc(threads);
+  std::unique_ptr<miner::miner_service> service;
+  try {
+    service = std::make_unique<miner::miner_service>(ioc, std::move(opts), std::move(*identity));
+  } catch (const std::system_error& e) {
+    throw cli::usage_error(std::string("--api.port: ") + e.what());
+  } catch (const std::runtime_error& e) {
+    throw cli::usage_error(e.what());
+  }
+  spdlog::info("Miner {} starting", service->hotkey());
+
+  net::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
+  bool stopping = false;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          spdlog::info("SIGHUP: re-reading the metagraph");
+          service->reload();
+        } else if (!stopping) {
+          stopping = true;
+          spdlog::info("Shutting down: closing validator connections (the outbox is on disk)");
+          service->stop([&] { ioc.stop(); });
+        } else {
+          spdlog::warn("Second signal: stopping now");
+          ioc.stop();
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  service->start();
+
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  return 0;
+} catch (const cli::usage_error& e) {
+  std::cerr << "bettensor-miner: " << e.what() << " (see --help)\n";
+  return cli::usage_exit_code;
+} catch (const std::exception& e) {
+  std::cerr << "bettensor-miner: " << e.what() << '\n';
+  return 1;
+}

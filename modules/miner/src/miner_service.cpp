@@ -1,0 +1,663 @@
+#include "bettensor/miner/miner_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <map>
+#include <unordered_map>
+
+#include "bettensor/crypto/bytes.hpp"
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/handlers/file_stamp.hpp"
+#include "bettensor/handlers/metagraph.hpp"
+#include "bettensor/handlers/rules.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/signing.hpp"
+#include "bettensor/storage/miner_store.hpp"
+#include "bettensor/transport/http_client.hpp"
+#include "bettensor/transport/server.hpp"
+#include "prediction_request.hpp"
+
+namespace bettensor::miner {
+
+namespace net = boost::asio;
+namespace json = boost::json;
+using steady = std::chrono::steady_clock;
+
+// --- addresses and settings ------------------------------------------------------------------
+
+protocol::result<validator_endpoint> parse_validator_address(std::string_view text) {
+  const auto bad = [&](std::string_view why) {
+    return protocol::error{protocol::errc::invalid_format,
+                           "validator address '" + std::string(text) + "': " + std::string(why) +
+                               " (expected ws://HOST:PORT@VALIDATOR_SS58)"};
+  };
+  constexpr std::string_view scheme = "ws://";
+  if (!text.starts_with(scheme)) return bad("must start with ws://");
+  const auto at = text.rfind('@');
+  if (at == std::string_view::npos || at + 1 == text.size()) return bad("missing @hotkey");
+  validator_endpoint v;
+  v.hotkey = std::string(text.substr(at + 1));
+  if (!crypto::ss58_decode(v.hotkey)) return bad("the hotkey is not an SS58 address");
+  std::string_view rest = text.substr(scheme.size(), at - scheme.size());
+  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
+    v.path = std::string(rest.substr(slash));
+    rest = rest.substr(0, slash);
+  }
+  std::string_view port_text;
+  if (rest.starts_with('[')) {  // [::1]:10401
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
+      return bad("bad IPv6 host");
+    v.host = std::string(rest.substr(1, close - 1));
+    port_text = rest.substr(close + 2);
+  } else {
+    const auto colon = rest.rfind(':');
+    if (colon == std::string_view::npos) return bad("missing :PORT");
+    v.host = std::string(rest.substr(0, colon));
+    port_text = rest.substr(colon + 1);
+  }
+  if (v.host.empty()) return bad("missing host");
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    return bad("bad port");
+  v.port = static_cast<std::uint16_t>(port);
+  return v;
+}
+
+std::string to_string(const validator_endpoint& v) {
+  const bool v6 = v.host.find(':') != std::string::npos;
+  return "ws://" + (v6 ? "[" + v.host + "]" : v.host) + ":" + std::to_string(v.port) + v.path +
+         "@" + v.hotkey;
+}
+
+protocol::result<strategy> parse_strategy(std::string_view name) {
+  if (name == "favorite") return strategy::favorite;
+  if (name == "underdog") return strategy::underdog;
+  if (name == "none") return strategy::none;
+  return protocol::error{protocol::errc::invalid_format, "unknown strategy '" + std::string(name) +
+                                                             "' (favorite, underdog or none)"};
+}
+
+// --- the service -----------------------------------------------------------------------------
+
+namespace {
+
+// One validator the miner delivers to. Touched on the miner's strand only.
+struct peer {
+  validator_endpoint endpoint;
+  bool from_flag = false;
+  crypto::public_key key{};
+  std::unique_ptr<transport::validator_link> link;
+  bool connected = false;
+  steady::time_point down_since = steady::now();
+  steady::time_point next_fallback{};
+  bool fallback_running = false;
+  protocol::replay_guard http_nonces;                           // confirmations received over HTTP
+  std::unordered_map<std::string, steady::time_point> sent_at;  // WebSocket sends awaiting answers
+};
+
+json::object error_body(std::string_view message) {
+  return {{"status", "error"}, {"message", message}};
+}
+
+transport::http_response reply_json(unsigned status, const json::object& body) {
+  return {status, json::serialize(body)};
+}
+
+bool is_unset_ip(const std::string& ip) {
+  return ip.empty() || ip == "0.0.0.0" || ip == "0" || ip == "::";
+}
+
+}  // namespace
+
+struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
+  impl(net::io_context& io, miner_options o, crypto::hotkey id, miner_events ev)
+      : ioc(io),
+        opts(std::move(o)),
+        identity(std::move(id)),
+        events(std::move(ev)),
+        strand(net::make_strand(io)),
+        tick_timer(strand),
+        store(opts.db_path) {
+    if (!opts.websocket_enabled && !opts.http_fallback)
+      throw std::runtime_error("with the WebSocket disabled the HTTP fallback must be enabled");
+    if (opts.link.reconnect_base <= transport::backoff::duration::zero() ||
+        opts.link.reconnect_max < opts.link.reconnect_base)
+      throw std::runtime_error(
+          "reconnect intervals: the base must be positive and not above the maximum");
+    if (opts.metagraph_file) {
+      auto m = handlers::metagraph::load(*opts.metagraph_file);
+      if (!m) throw std::runtime_error(m.error().message);
+      metagraph_now = *m;
+      metagraph_stamp = handlers::stamp_of(*opts.metagraph_file);
+    }
+    if (opts.api_port) {
+      transport::server_config cfg;
+      cfg.websocket_enabled = false;
+      cfg.address = opts.api_address;
+      cfg.port = *opts.api_port;
+      cfg.max_connections = 64;
+      api = std::make_unique<transport::server>(
+          ioc, cfg, identity, std::make_shared<protocol::replay_guard>(),
+          transport::server::callbacks{
+              {}, {}, {}, [this](const transport::http_request& req, auto reply) {
+                on_api(req, std::move(reply));
+              }});
+    }
+  }
+
+  // --- validators --------------------------------------------------------------------------
+  std::string short_key(const std::string& hotkey) const { return hotkey.substr(0, 8); }
+
+  // The validators to deliver to: --validator entries, then the metagraph's permitted ones.
+  std::map<std::string, validator_endpoint> wanted() const {
+    std::map<std::string, validator_endpoint> out;
+    for (const auto& v : opts.validators) out.emplace(v.hotkey, v);
+    if (metagraph_now) {
+      for (const auto& n : metagraph_now->neurons()) {
+        if (!n.validator_permit || is_unset_ip(n.ip) || n.hotkey == identity.ss58) continue;
+        const std::uint16_t port = opts.metagraph_ws_port != 0 ? opts.metagraph_ws_port : n.port;
+        if (port == 0) continue;
+        out.emplace(n.hotkey, validator_endpoint{n.ip, port, "/ws", n.hotkey});
+      }
+    }
+    return out;
+  }
+
+  void sync_peers() {
+    const auto want = wanted();
+    for (auto it = peers.begin(); it != peers.end();) {
+      const auto w = want.find(it->first);
+      if (w == want.end() || w->second != it->second->endpoint) {
+        spdlog::info("Validator {} {}: dropping its connection", to_string(it->second->endpoint),
+                     w == want.end() ? "left the metagraph" : "moved");
+        if (it->second->link) it->second->link->stop();
+        it = peers.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (const auto& [hotkey, endpoint] : want) {
+      if (peers.contains(hotkey)) continue;
+      add_peer(endpoint);
+    }
+    if (peers.empty())
+      spdlog::warn(
+          "No validators to connect to (give --validator or a metagraph with permitted, "
+          "reachable validators)");
+  }
+
+  void add_peer(const validator_endpoint& endpoint) {
+    auto p = std::make_shared<peer>();
+    p->endpoint = endpoint;
+    const auto address = crypto::ss58_decode(endpoint.hotkey);
+    if (!address) {
+      spdlog::error("Validator hotkey {} is not an SS58 address; skipped", endpoint.hotkey);
+      return;
+    }
+    p->key = address->key;
+    if (!opts.websocket_enabled) {  // HTTP only: no grace to wait for
+      p->down_since = steady::now() - opts.http_fallback_grace;
+      peers.emplace(endpoint.hotkey, p);
+      spdlog::info("Delivering to validator {} over HTTP only", to_string(endpoint));
+      return;
+    }
+    auto cfg = opts.link;
+    cfg.host = endpoint.host;
+    cfg.port = endpoint.port;
+    cfg.path = endpoint.path;
+    cfg.validator_ss58 = endpoint.hotkey;
+    std::weak_ptr<impl> weak = shared_from_this();
+    std::weak_ptr<peer> wp = p;
+    // Link callbacks run on the link's strand; everything is handled on the miner's strand.
+    auto on_strand = [weak, wp](auto f) {
+      if (auto self = weak.lock()) {
+        net::post(self->strand, [self, wp, f = std::move(f)] {
+          if (auto q = wp.lock(); q && !self->stopping) f(*self, q);
+        });
+      }
+    };
+    transport::validator_link::callbacks cb;
+    cb.on_connected = [on_strand](std::int64_t uid) {
+      on_strand([uid](impl& s, const std::shared_ptr<peer>& q) { s.on_connected(q, uid); });
+    };
+    cb.on_message = [on_strand](const protocol::envelope& e) {
+      on_strand([e](impl& s, const std::shared_ptr<peer>& q) { s.on_message(q, e); });
+    };
+    cb.on_disconnected = [on_strand](const std::string& why) {
+      on_strand([why](impl& s, const std::shared_ptr<peer>& q) { s.on_disconnected(q, why); });
+    };
+    cb.on_refused = [on_strand](const std::string& refusal) {
+      on_strand([refusal](impl& s, const std::shared_ptr<peer>& q) {
+        if (s.events.refused) s.events.refused(q->endpoint.hotkey, refusal);
+      });
+    };
+    p->link = std::make_unique<transport::validator_link>(ioc.get_executor(), cfg, identity,
+                                                          std::move(cb));
+    peers.emplace(endpoint.hotkey, p);
+    spdlog::info("Connecting to validator {}", to_string(endpoint));
+    p->link->start();
+  }
+
+  bool current(const std::shared_ptr<peer>& p) const {
+    const auto it = peers.find(p->endpoint.hotkey);
+    return it != peers.end() && it->second == p;
+  }
+
+  void on_connected(const std::shared_ptr<peer>& p, std::int64_t uid) {
+    if (!current(p)) return;
+    p->connected = true;
+    if (!uid_) uid_ = uid;
+    if (events.connected) events.connected(p->endpoint.hotkey, uid);
+    const auto pending = store.pending_for(p->endpoint.hotkey);
+    if (!pending.empty())
+      spdlog::info("Re-sending {} unanswered predictions to validator {}", pending.size(),
+                   p->endpoint.hotkey);
+    for (const auto& pred : pending) send_ws(p, pred);
+  }
+
+  void on_disconnected(const std::shared_ptr<peer>& p, const std::string& why) {
+    if (!current(p)) return;
+    if (p->connected) p->down_since = steady::now();
+    p->connected = false;
+    if (events.disconnected) events.disconnected(p->endpoint.hotkey, why);
+  }
+
+  void send_ws(const std::shared_ptr<peer>& p, const protocol::team_game_prediction& pred) {
+    std::string frame = protocol::serialize(
+        protocol::sign_envelope(identity, protocol::message_type::prediction, to_json(pred)));
+    if (!p->link->send(std::move(frame))) return;  // delivered after the next connect
+    p->sent_at[pred.prediction_id] = steady::now();
+    spdlog::info("Pushed prediction {} via WebSocket to validator {}", pred.prediction_id,
+                 p->endpoint.hotkey);
+  }
+
+  void on_message(const std::shared_ptr<peer>& p, const protocol::envelope& e) {
+    if (!current(p)) return;
+    namespace mt = protocol::message_type;
+    if (e.type == mt::confirmation) {
+      auto c = protocol::parse_confirmation(e.data);
+      if (!c) {
+        spdlog::warn("Dropped a confirmation from validator {}: {}", p->endpoint.hotkey,
+                     c.error().message);
+        return;
+      }
+      std::optional<std::chrono::microseconds> rtt;
+      if (const auto it = p->sent_at.find(c->prediction_id); it != p->sent_at.end()) {
+        rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - it->second);
+        p->sent_at.erase(it);
+      }
+      record(p, c->prediction_id, c->status == "success", c->message, rtt, "WebSocket");
+    } else if (e.type == mt::game_update) {
+      auto u = protocol::parse_game_update(e.data);
+      if (!u) {
+        spdlog::warn("Dropped a game update from validator {}: {}", p->endpoint.hotkey,
+                     u.error().message);
+        return;
+      }
+      std::size_t changed = 0;
+      for (const auto& g : u->games) changed += store.upsert_game(g) ? 1 : 0;
+      spdlog::info("Received game update from validator {}: {} games, {} new or changed",
+                   p->endpoint.hotkey, u->games.size(), changed);
+      if (events.game_update) events.game_update(p->endpoint.hotkey, u->games.size(), changed);
+      if (changed > 0) run_strategy();
+    } else if (e.type == mt::error) {
+      const auto d = protocol::parse_error_data(e.data);
+      spdlog::warn("Validator {} reported an error: {}", p->endpoint.hotkey,
+                   d ? d->message : std::string("(unreadable error frame)"));
+    } else if (e.type != mt::heartbeat_ack && e.type != mt::heartbeat_response) {
+      spdlog::debug("Ignored a '{}' frame from validator {}", e.type, p->endpoint.hotkey);
+    }
+  }
+
+  // Records a validator's answer once; a second answer (after a re-send) changes nothing.
+  void record(const std::shared_ptr<peer>& p, const std::string& prediction_id, bool accepted,
+              const std::string& message, std::optional<std::chrono::microseconds> rtt,
+              std::string_view via) {
+    const auto& v = p->endpoint.hotkey;
+    if (store.answer(v, prediction_id)) {
+      spdlog::debug("Validator {} answered prediction {} again", v, prediction_id);
+      return;
+    }
+    store.record_answer(v, prediction_id, accepted, message);
+    if (accepted) {
+      spdlog::info("Prediction {} confirmed by validator {} via {}{}", prediction_id, v, via,
+                   rtt ? fmt::format(" in {:.1f} ms", static_cast<double>(rtt->count()) / 1000.0)
+                       : std::string());
+    } else {
+      spdlog::warn("Prediction {} rejected by validator {}: {}", prediction_id, v, message);
+    }
+    if (events.answered) events.answered(v, prediction_id, accepted, message, rtt, via);
+  }
+
+  // --- predictions -------------------------------------------------------------------------
+  std::string miner_uid() const {
+    if (metagraph_now)
+      if (const auto uid = metagraph_now->uid_of(identity.ss58)) return std::to_string(*uid);
+    return uid_ ? std::to_string(*uid_) : std::string("unknown");
+  }
+
+  protocol::result<protocol::team_game_prediction> accept(protocol::team_game_prediction pred) {
+    if (pred.prediction_id.empty()) pred.prediction_id = make_prediction_id();
+    const auto game = store.game(pred.game_id);
+    if (!game) return protocol::error{protocol::errc::invalid_format, "Game not found"};
+    auto book = handlers::game_book::make({*game});
+    if (!book) return book.error();
+    if (auto why = handlers::check_prediction(pred, **book, protocol::now_utc()))
+      return protocol::error{protocol::errc::invalid_format, *why};
+    if (!store.add_prediction(pred))
+      return protocol::error{protocol::errc::invalid_format, "Duplicate prediction_id"};
+    spdlog::info("Stored prediction {} for game {}: {} at {} (wager {})", pred.prediction_id,
+                 pred.game_id, pred.predicted_outcome, pred.predicted_odds, pred.wager);
+    if (events.prediction_stored) events.prediction_stored(pred);
+    for (const auto& [hotkey, p] : peers)
+      if (p->connected) send_ws(p, pred);
+    return pred;
+  }
+
+  void run_strategy() {
+    if (opts.strat == strategy::none) return;
+    const auto now = protocol::now_utc();
+    for (const auto& g : store.games()) {
+      if (!g.active || g.outcome != "Unfinished") continue;
+      const auto starts = protocol::parse_timestamp(g.event_start_date);
+      if (!starts || *starts <= now || store.has_prediction_for_game(g.game_id)) continue;
+      const bool a_is_favorite = g.team_a_odds <= g.team_b_odds;
+      const bool pick_a = (opts.strat == strategy::favorite) == a_is_favorite;
+      protocol::team_game_prediction p;
+      p.game_id = g.game_id;
+      p.miner_uid = miner_uid();
+      p.prediction_date = protocol::format_timestamp(now);
+      p.predicted_outcome = pick_a ? g.team_a : g.team_b;
+      p.predicted_odds = pick_a ? g.team_a_odds : g.team_b_odds;
+      p.team_a = g.team_a;
+      p.team_b = g.team_b;
+      p.wager = opts.wager;
+      p.team_a_odds = g.team_a_odds;
+      p.team_b_odds = g.team_b_odds;
+      p.tie_odds = g.tie_odds;
+      p.model_name = opts.model_name;
+      p.confidence_score = p.predicted_odds > 1 ? 1.0 / p.predicted_odds : 0.5;
+      if (auto r = accept(std::move(p)); !r)
+        spdlog::warn("Strategy skipped game {}: {}", g.game_id, r.error().message);
+    }
+  }
+
+  // --- HTTP fallback -----------------------------------------------------------------------
+  void check_fallbacks() {
+    if (!opts.http_fallback) return;
+    const auto now = steady::now();
+    for (const auto& [hotkey, p] : peers) {
+      if (p->connected || p->fallback_running || now < p->next_fallback ||
+          now - p->down_since < opts.http_fallback_grace)
+        continue;
+      auto pending = store.pending_for(hotkey);
+      if (pending.empty()) continue;
+      spdlog::warn(
+          "No WebSocket to validator {} for over {} ms: sending {} pending predictions "
+          "to its POST /predictions",
+          to_string(p->endpoint), opts.http_fallback_grace.count(), pending.size());
+      p->fallback_running = true;
+      fallback_next(
+          p, std::make_shared<std::vector<protocol::team_game_prediction>>(std::move(pending)), 0);
+    }
+  }
+
+  void end_fallback(const std::shared_ptr<peer>& p, bool retry_later) {
+    p->fallback_running = false;
+    if (retry_later) p->next_fallback = steady::now() + opts.http_fallback_grace;
+  }
+
+  void fallback_next(const std::shared_ptr<peer>& p,
+                     const std::shared_ptr<std::vector<protocol::team_game_prediction>>& todo,
+                     std::size_t i) {
+    if (stopping || !current(p) || p->connected || i == todo->size()) return end_fallback(p, false);
+    const auto& pred = (*todo)[i];
+    if (store.answer(p->endpoint.hotkey, pred.prediction_id)) return fallback_next(p, todo, i + 1);
+    transport::http_post_request req;
+    req.host = p->endpoint.host;
+    req.port = p->endpoint.port;
+    req.target = "/predictions";
+    req.timeout = opts.http_timeout;
+    req.body = protocol::serialize(
+        protocol::sign_envelope(identity, protocol::message_type::prediction, to_json(pred)));
+    transport::async_http_post(
+        strand, std::move(req),
+        [self = shared_from_this(), p, todo, i](const transport::http_post_result& r) {
+          if (self->stopping) return;
+          if (self->on_fallback_reply(p, (*todo)[i], r)) {
+            self->fallback_next(p, todo, i + 1);
+          } else {
+            self->end_fallback(p, true);
+          }
+        });
+  }
+
+  // True to go on with the next prediction.
+  bool on_fallback_reply(const std::shared_ptr<peer>& p, const protocol::team_game_prediction& pred,
+                         const transport::http_post_result& r) {
+    const auto& v = p->endpoint.hotkey;
+    if (!r.error.empty()) {
+      spdlog::warn("HTTP fallback to validator {} failed: {}", v, r.error);
+      return false;
+    }
+    std::string message;
+    if (auto doc = protocol::parse_json(r.body); doc && doc->is_object()) {
+      if (const auto* m = doc->get_object().if_contains("message"); m && m->is_string())
+        message = std::string(m->get_string());
+    }
+    if (r.status == 200) {
+      const protocol::frame_expectations expect{v, &p->key, protocol::now_utc(),
+                                                opts.link.timestamp_window, &p->http_nonces};
+      auto e = protocol::open_envelope(r.body, expect);
+      if (!e || e->type != protocol::message_type::confirmation) {
+        spdlog::warn("HTTP fallback: dropped the answer of validator {}: {}", v,
+                     e ? "not a confirmation" : e.error().message);
+        return false;
+      }
+      auto c = protocol::parse_confirmation(e->data);
+      if (!c || c->prediction_id != pred.prediction_id) {
+        spdlog::warn("HTTP fallback: validator {} confirmed something else", v);
+        return false;
+      }
+      record(p, c->prediction_id, c->status == "success", c->message, std::nullopt, "HTTP");
+      return true;
+    }
+    if (r.status == 400) {  // the validator refused this prediction's content: final
+      record(p, pred.prediction_id, false, message.empty() ? "HTTP 400" : message, std::nullopt,
+             "HTTP");
+      return true;
+    }
+    spdlog::warn("HTTP fallback to validator {} answered {}: {}", v, r.status,
+                 message.empty() ? r.body.substr(0, 200) : message);
+    return false;
+  }
+
+  // --- the local API -----------------------------------------------------------------------
+  void on_api(const transport::http_request& req,
+              std::function<void(transport::http_response)> reply) {
+    if (!req.remote_is_loopback)
+      return reply(reply_json(403, error_body("The miner API accepts loopback clients only")));
+    net::post(strand, [self = shared_from_this(), req, reply = std::move(reply)] {
+      self->api_request(req, reply);
+    });
+  }
+
+  void api_request(const transport::http_request& req,
+                   const std::function<void(transport::http_response)>& reply) {
+    if (req.path == "/predictions") {
+      if (req.method != "POST") return reply(reply_json(405, error_body("Method not allowed")));
+      auto pred = detail::complete_prediction(
+          req.body, [this](const std::string& id) { return store.game(id); },
+          detail::prediction_defaults{miner_uid(), opts.wager, opts.model_name});
+      if (!pred) {
+        spdlog::info("Local API: refused a prediction: {}", pred.error().message);
+        return reply(reply_json(400, error_body(pred.error().message)));
+      }
+      auto stored = accept(std::move(*pred));
+      if (!stored) {
+        const bool dup = stored.error().message == "Duplicate prediction_id";
+        spdlog::info("Local API: refused a prediction: {}", stored.error().message);
+        return reply(reply_json(dup ? 409 : 400, error_body(stored.error().message)));
+      }
+      std::size_t connected = 0;
+      for (const auto& [k, p] : peers) connected += p->connected ? 1 : 0;
+      return reply(reply_json(202, {{"status", "accepted"},
+                                    {"prediction_id", stored->prediction_id},
+                                    {"validators", peers.size()},
+                                    {"connected_validators", connected}}));
+    }
+    if (req.path == "/status") {
+      if (req.method != "GET") return reply(reply_json(405, error_body("Method not allowed")));
+      return reply(reply_json(200, status_json(snapshot())));
+    }
+    reply(reply_json(404, error_body("Not found")));
+  }
+
+  miner_status snapshot() {
+    miner_status s;
+    for (const auto& [hotkey, p] : peers) {
+      validator_status v{p->endpoint, p->connected, 0, store.pending_for(hotkey).size(), {}};
+      if (p->link) {
+        v.consecutive_failures = p->link->consecutive_failures();
+        v.reconnect_delays = p->link->reconnect_delays();
+      }
+      s.validators.push_back(std::move(v));
+    }
+    s.predictions = store.prediction_count();
+    s.games = store.games().size();
+    return s;
+  }
+
+  static json::object status_json(const miner_status& s) {
+    json::array validators;
+    std::size_t pending = 0;
+    for (const auto& v : s.validators) {
+      pending += v.pending;
+      validators.push_back(json::object{{"hotkey", v.endpoint.hotkey},
+                                        {"address", to_string(v.endpoint)},
+                                        {"connected", v.connected},
+                                        {"consecutive_failures", v.consecutive_failures},
+                                        {"pending", v.pending}});
+    }
+    return {{"validators", std::move(validators)},
+            {"predictions", s.predictions},
+            {"pending", pending},
+            {"games", s.games}};
+  }
+
+  // --- timers ------------------------------------------------------------------------------
+  std::chrono::milliseconds tick_period() const {
+    auto t = std::min(opts.file_poll_interval, opts.http_fallback_grace / 4);
+    return std::clamp(t, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+  }
+
+  void schedule_tick() {
+    tick_timer.expires_after(tick_period());
+    tick_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec || self->stopping) return;
+      self->check_metagraph(false);
+      self->check_fallbacks();
+      self->schedule_tick();
+    });
+  }
+
+  void check_metagraph(bool force) {
+    if (!opts.metagraph_file) return;
+    const auto now = handlers::stamp_of(*opts.metagraph_file);
+    if (!now || (!force && metagraph_stamp && *now == *metagraph_stamp)) return;
+    metagraph_stamp = now;
+    auto m = handlers::metagraph::load(*opts.metagraph_file);
+    if (!m) {
+      spdlog::error("Keeping the previous metagraph: {}", m.error().message);
+      return;
+    }
+    metagraph_now = *m;
+    spdlog::info("Metagraph re-read: block {}, {} neurons", metagraph_now->block(),
+                 metagraph_now->neurons().size());
+    sync_peers();
+  }
+
+  net::io_context& ioc;
+  miner_options opts;
+  crypto::hotkey identity;
+  miner_events events;
+  net::strand<net::io_context::executor_type> strand;
+  net::steady_timer tick_timer;
+  storage::miner_store store;  // strand only
+  std::unique_ptr<transport::server> api;
+  std::shared_ptr<const handlers::metagraph> metagraph_now;
+  std::optional<handlers::file_stamp> metagraph_stamp;
+  std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
+  std::optional<std::int64_t> uid_;
+  bool stopping = false;
+};
+
+miner_service::miner_service(net::io_context& ioc, miner_options opts, crypto::hotkey identity,
+                             miner_events events)
+    : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(identity), std::move(events))) {}
+
+miner_service::~miner_service() = default;
+
+void miner_service::start() {
+  if (impl_->api) {
+    impl_->api->start();
+    spdlog::info("Miner API listening on {}:{} (POST /predictions, GET /status)",
+                 impl_->opts.api_address, impl_->api->local_port());
+  }
+  net::post(impl_->strand, [self = impl_] {
+    self->sync_peers();
+    self->run_strategy();
+    self->schedule_tick();
+  });
+}
+
+void miner_service::stop(std::function<void()> done) {
+  net::post(impl_->strand, [self = impl_, done = std::move(done)]() mutable {
+    if (self->stopping) return done();
+    self->stopping = true;
+    self->tick_timer.cancel();
+    for (auto& [hotkey, p] : self->peers)
+      if (p->link) p->link->stop();
+    if (!self->api) return done();
+    self->api->stop(std::move(done));
+  });
+}
+
+void miner_service::reload() {
+  net::post(impl_->strand, [self = impl_] { self->check_metagraph(true); });
+}
+
+std::uint16_t miner_service::api_port() const {
+  return impl_->api ? impl_->api->local_port() : 0;
+}
+
+const std::string& miner_service::hotkey() const {
+  return impl_->identity.ss58;
+}
+
+void miner_service::submit(
+    protocol::team_game_prediction p,
+    std::function<void(protocol::result<protocol::team_game_prediction>)> done) {
+  net::post(impl_->strand, [self = impl_, p = std::move(p), done = std::move(done)]() mutable {
+    done(self->accept(std::move(p)));
+  });
+}
+
+void miner_service::status(std::function<void(miner_status)> done) {
+  net::post(impl_->strand, [self = impl_, done = std::move(done)] { done(self->snapshot()); });
+}
+
+}  // namespace bettensor::miner
