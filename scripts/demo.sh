@@ -1,18 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the demo: creates a throwaway Bittensor hotkey in a
-# temporary wallet directory and prints its SS58 address.
+# Installs what is missing, builds, and runs the demo: a validator and three miners on loopback
+# with generated hotkeys, metagraph and games (SQLite files in a temporary directory). Extra
+# arguments go to bettensor-demo (e.g. --duration=60, --mode=validator; see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DBETTENSOR_BUILD_TESTS=OFF -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
-cmake --build build/release --target bettensor-keygen
+cmake --build build/release --target bettensor-demo bettensor-validator bettensor-miner \
+  bettensor-keygen
 
-wallets=$(mktemp -d)
-trap 'rm -rf "$wallets"' EXIT
-echo "== creating a demo hotkey under $wallets"
-address=$(build/release/apps/keygen/bettensor-keygen --wallet.path "$wallets" --wallet.name demo --wallet.hotkey miner1)
-echo "SS58 address: $address"
-echo "== loading it back and checking the stored public key"
-build/release/apps/keygen/bettensor-keygen --wallet.path "$wallets" --wallet.name demo --wallet.hotkey miner1 --show
+exec build/release/apps/demo/bettensor-demo "$@"
