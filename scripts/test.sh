@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and runs every test: the style check, the unit, vector,
-# integration and interop tests (the validator integration tests 5 times in a row, to catch
-# flakes), clang-tidy, everything again under AddressSanitizer + UndefinedBehaviorSanitizer, the
+# integration and interop tests and a short demo run (the validator and miner integration tests
+# 5 times in a row, to catch flakes), clang-tidy, everything again under AddressSanitizer + UndefinedBehaviorSanitizer, the
 # multi-threaded tests under ThreadSanitizer, and each libFuzzer target for FUZZ_SECONDS (default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +18,9 @@ cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/test -j "$jobs"
 ctest --test-dir build/test --output-on-failure -j "$jobs"
 
-echo "== validator integration tests, 5 runs in a row"
-ctest --test-dir build/test --output-on-failure -R '^(ValidatorTest|LinkTest)\.' --repeat until-fail:5
+echo "== validator and miner integration tests, 5 runs in a row"
+ctest --test-dir build/test --output-on-failure -R '^(ValidatorTest|LinkTest|MinerTest)\.' \
+  --repeat until-fail:5
 
 echo "== static analysis (clang-tidy)"
 bash scripts/check-tidy.sh build/test
@@ -34,8 +35,11 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== multi-threaded tests under ThreadSanitizer"
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBETTENSOR_TSAN=ON \
   -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
-cmake --build build/tsan -j "$jobs" --target bettensor_validator_test bettensor_storage_test
+cmake --build build/tsan -j "$jobs" --target bettensor_validator_test bettensor_storage_test \
+  bettensor_miner_integration_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/integration/bettensor_validator_test
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  build/tsan/tests/integration/bettensor_miner_integration_test
 TSAN_OPTIONS=halt_on_error=1 build/tsan/modules/storage/tests/bettensor_storage_test
 
 echo "== fuzz"
