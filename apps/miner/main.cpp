@@ -14,7 +14,9 @@
 
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
+#include "bettensor/handlers/metagraph.hpp"
 #include "bettensor/miner/miner_service.hpp"
+#include "bettensor/storage/validator_store.hpp"
 
 namespace po = boost::program_options;
 namespace net = boost::asio;
@@ -162,10 +164,17 @@ int main(int argc, char** argv) try {
   auto identity = crypto::load_hotkey(wallet.hotkey_file());
   if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
 
+  if (opts.metagraph_file) {
+    if (auto m = handlers::metagraph::load(*opts.metagraph_file); !m)
+      throw cli::usage_error("--metagraph.file: " + m.error().message);
+  }
+
   net::io_context ioc(threads);
   std::unique_ptr<miner::miner_service> service;
   try {
     service = std::make_unique<miner::miner_service>(ioc, std::move(opts), std::move(*identity));
+  } catch (const storage::storage_error& e) {
+    throw cli::usage_error(std::string("--db.path: ") + e.what());
   } catch (const std::system_error& e) {
     throw cli::usage_error(std::string("--api.port: ") + e.what());
   } catch (const std::runtime_error& e) {

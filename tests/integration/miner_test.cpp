@@ -347,5 +347,53 @@ TEST_F(MinerTest, FallsBackToHttpWhenTheWebSocketPathIsBlocked) {
   for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db_path, id), 1u) << id;
 }
 
+// Operators see one line naming the flag and exit code 2 for anything wrong at start.
+TEST_F(MinerTest, BadFlagsStopTheProgramsWithOneLineNamingTheFlag) {
+  const auto key = make_hotkey().ss58;
+  const auto wallet = wallet_flags("nobody");
+  make_wallet("someone");
+  const auto real = wallet_flags("someone");
+  struct bad_start {
+    std::vector<std::string> argv;
+    std::string mentions;
+  };
+  const std::vector<bad_start> cases = {
+      {{BETTENSOR_MINER_BIN, "--no-such-flag"}, "no-such-flag"},
+      {{BETTENSOR_MINER_BIN}, "--validator"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://h:1"}, "--validator"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://127.0.0.1:1@" + key,
+        "--websocket_reconnect_base_interval=-1"},
+       "--websocket_reconnect_base_interval"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://127.0.0.1:1@" + key,
+        "--websocket_reconnect_base_interval=10", "--websocket_max_reconnect_interval=5"},
+       "--websocket_max_reconnect_interval"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://127.0.0.1:1@" + key, "--strategy=random"},
+       "--strategy"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://127.0.0.1:1@" + key, "--http_fallback_grace=0"},
+       "--http_fallback_grace"},
+      {{BETTENSOR_MINER_BIN, "--validator=ws://127.0.0.1:1@" + key, wallet[0], wallet[1]},
+       "--wallet.hotkey"},
+      {{BETTENSOR_MINER_BIN, real[0], real[1],
+        "--metagraph.file=" + (dir_ / "missing.json").string()},
+       "--metagraph.file: "},
+      {{BETTENSOR_MINER_BIN, real[0], real[1], "--validator=ws://127.0.0.1:1@" + key,
+        "--db.path=" + dir_.string()},
+       "--db.path: "},
+      {{BETTENSOR_VALIDATOR_BIN, "--websocket.port=70000"}, "--websocket.port"},
+      {{BETTENSOR_VALIDATOR_BIN, "--log.level=loud"}, "--log.level"},
+      {{BETTENSOR_DEMO_BIN, "--mode=everything"}, "--mode"},
+      {{BETTENSOR_DEMO_BIN, "--mode=miner"}, "--workdir"},
+      {{BETTENSOR_DEMO_BIN, "--duration=-3"}, "--duration"},
+  };
+  for (const auto& c : cases) {
+    child_process p(c.argv);
+    const int rc = p.wait();
+    const auto out = p.output();
+    EXPECT_EQ(rc, 2) << c.argv.back() << ": " << out;
+    EXPECT_NE(out.find(c.mentions), std::string::npos) << c.argv.back() << ": " << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << c.argv.back() << ": " << out;
+  }
+}
+
 }  // namespace
 }  // namespace bettensor::test

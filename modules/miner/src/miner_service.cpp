@@ -152,8 +152,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       api = std::make_unique<transport::server>(
           ioc, cfg, identity, std::make_shared<protocol::replay_guard>(),
           transport::server::callbacks{
-              {}, {}, {}, [this](const transport::http_request& req, auto reply) {
-                on_api(req, std::move(reply));
+              {}, {}, {}, [ref = api_owner](const transport::http_request& req, auto reply) {
+                // A request may outlive the service (the server stops after it): answer 503.
+                if (auto self = ref->lock()) return self->on_api(req, std::move(reply));
+                reply(reply_json(503, error_body("The miner is shutting down")));
               }});
     }
   }
@@ -597,6 +599,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   net::strand<net::io_context::executor_type> strand;
   net::steady_timer tick_timer;
   storage::miner_store store;  // strand only
+  // Set by start(): the API's callback reaches the service only while it exists.
+  std::shared_ptr<std::weak_ptr<impl>> api_owner = std::make_shared<std::weak_ptr<impl>>();
   std::unique_ptr<transport::server> api;
   std::shared_ptr<const handlers::metagraph> metagraph_now;
   std::optional<handlers::file_stamp> metagraph_stamp;
@@ -612,6 +616,7 @@ miner_service::miner_service(net::io_context& ioc, miner_options opts, crypto::h
 miner_service::~miner_service() = default;
 
 void miner_service::start() {
+  *impl_->api_owner = impl_;
   if (impl_->api) {
     impl_->api->start();
     spdlog::info("Miner API listening on {}:{} (POST /predictions, GET /status)",
