@@ -270,6 +270,8 @@ class demo {
     worker.join();
     miners.clear();
     validator.reset();
+    drain_timer_.reset();  // it belongs to this io_context
+    miner_ptrs_.clear();
     const int rc = summary(interrupted);
     cleanup();
     return rc;
