@@ -21,7 +21,8 @@ class link_events {
               }
             },
             [this](const std::string& why) { push("disconnected:" + why); },
-            [this](const std::string& refusal) { push("refused:" + refusal); }};
+            [this](const std::string& refusal) { push("refused:" + refusal); },
+            [this](const std::string& why) { push("dropped:" + why); }};
   }
 
   // The next event starting with `prefix` (others are skipped); fails after 15 s.

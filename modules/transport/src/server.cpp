@@ -55,6 +55,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         acceptor(net::make_strand(io)),
         heartbeat_timer(acceptor.get_executor()),
         started(steady::now()) {
+    if (!cfg.metrics) {
+      own_registry = std::make_shared<metrics::registry>();
+      cfg.metrics = std::make_shared<metrics::validator_metrics>(own_registry->get());
+    }
+    m = cfg.metrics.get();
     const tcp::endpoint ep(net::ip::make_address(cfg.address), cfg.port);
     acceptor.open(ep.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
@@ -82,6 +87,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   net::io_context& ioc;
   server_config cfg;
+  std::shared_ptr<metrics::registry> own_registry;  // only without cfg.metrics
+  metrics::validator_metrics* m = nullptr;
   crypto::hotkey identity;
   std::shared_ptr<protocol::replay_guard> nonces;
   callbacks cb;
@@ -142,16 +149,23 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
     auto& q = queues_[static_cast<std::size_t>(p)];
     if (queued_ >= srv_->cfg.send_queue_frames) {
       spdlog::warn("Closing slow consumer {} (UID: {}): {} frames queued", hotkey_, uid_, queued_);
+      srv_->m->slow_consumer_drops->Increment();
       request_close(close_code::policy, "Slow consumer");
       return;
     }
     q.push_back(std::move(frame));
     ++queued_;
+    srv_->m->send_queue_frames->Increment();
     wake_.cancel_one();
   }
 
   void request_close(std::uint16_t code, std::string reason) {
     if (close_ || dead_) return;
+    if (!end_reason_) {
+      end_reason_ = authenticated_ && reason.starts_with("Not authorized")
+                        ? metrics::close_reason::deregistered
+                        : metrics::reason_of_close(reason);
+    }
     websocket::close_reason why;
     why.code = code;
     why.reason = fit_reason(std::move(reason));
@@ -164,6 +178,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   // Answers a handshake refusal: a plain {"status":"error"} frame, then close 1008.
   void refuse(const std::string& message) {
     spdlog::info("Refused connection from {}: {}", remote_, message);
+    metrics::at(srv_->m->auth_failures, metrics::reason_of_refusal(message)).Increment();
     enqueue(std::make_shared<const std::string>(json_error_body(message)), priority::urgent);
     request_close(close_code::policy, message);
   }
@@ -203,6 +218,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   std::array<std::deque<frame_ptr>, 3> queues_;
   std::size_t queued_ = 0;
   std::optional<websocket::close_reason> close_;
+  std::optional<metrics::close_reason> end_reason_;  // the first reason this side gave
   bool dead_ = false;  // the read side has ended; the writer and watchdog stop
 
   bool authenticated_ = false;
@@ -230,6 +246,9 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
     co_return;
   }
   const bool admitted = self->srv_->admit(self);
+  auto* m = self->srv_->m;
+  m->connections_opened->Increment();
+  m->connections_open->Increment();
   auto ex = ws.get_executor();
   net::co_spawn(ex, write_loop(self),
                 [](const std::exception_ptr& e) { log_failure("writer", e); });
@@ -250,6 +269,10 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   self->wake_.cancel();
   self->watchdog_.cancel();
   self->srv_->leave(self.get());
+  m->connections_open->Decrement();
+  m->send_queue_frames->Decrement(static_cast<double>(self->queued_));
+  metrics::at(m->connections_closed, self->end_reason_.value_or(metrics::close_reason::peer_closed))
+      .Increment();
   if (self->authenticated_) {
     spdlog::info("WebSocket connection closed with miner {} (UID: {})", self->hotkey_, self->uid_);
   }
@@ -264,6 +287,7 @@ net::awaitable<void> ws_session::read_loop() {
       if (ec == websocket::error::message_too_big) {
         spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
                      srv_->cfg.max_message_bytes);
+        if (!end_reason_) end_reason_ = metrics::close_reason::oversized;
       } else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
                  ec != net::error::eof && ec != beast::error::timeout) {
         spdlog::debug("Read from {} ended: {}", remote_, ec.message());
@@ -272,6 +296,7 @@ net::awaitable<void> ws_session::read_loop() {
     }
     if (close_) continue;  // closing: drain what the peer still sends until its close frame
     last_activity_ = steady::now();
+    srv_->m->bytes_in->Increment(static_cast<double>(n));
     const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
     spdlog::trace("<- {} {}", remote_, text);
     if (!authenticated_) {
@@ -288,6 +313,7 @@ net::awaitable<void> ws_session::read_loop() {
 }
 
 void ws_session::authenticate(std::string_view text) {
+  srv_->m->messages_in[static_cast<std::size_t>(metrics::msg_type::auth)]->Increment();
   auto doc = protocol::parse_json(text);
   if (!doc) return refuse(doc.error().message);
   auto peer = protocol::verify_auth_message(*doc, protocol::now_utc(), srv_->cfg.timestamp_window);
@@ -319,9 +345,11 @@ void ws_session::handle_frame(std::string_view text) {
                                               srv_->cfg.timestamp_window, srv_->nonces.get()};
     auto env = protocol::open_envelope(text, expect);
     if (env) {
+      metrics::at(srv_->m->messages_in, metrics::classify(env->type)).Increment();
       srv_->cb.on_message(shared_from_this(), std::move(*env));
       return;
     }
+    srv_->m->invalid_frames->Increment();
     spdlog::info("Invalid frame from miner {} (UID: {}): {}", hotkey_, uid_, env.error().message);
     reply_error(env.error().message);
   }
@@ -351,12 +379,16 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
     frame_ptr frame = std::move(next->front());
     next->pop_front();
     --self->queued_;
+    auto* m = self->srv_->m;
+    m->send_queue_frames->Decrement();
     spdlog::trace("-> {} {}", self->remote_, *frame);
     auto [ec, n] = co_await self->ws_.async_write(net::buffer(*frame), use_nothrow);
     if (ec) {
       beast::get_lowest_layer(self->ws_).socket().close();
       co_return;
     }
+    metrics::at(m->messages_out, metrics::classify_frame(*frame)).Increment();
+    m->bytes_out->Increment(static_cast<double>(n));
   }
 }
 
@@ -379,6 +411,7 @@ net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
       if (now >= deadline) {
         spdlog::info("Closing {}: no authentication within {}s", self->remote_,
                      cfg.handshake_timeout.count());
+        metrics::at(self->srv_->m->auth_failures, metrics::auth_failure::timeout).Increment();
         self->request_close(close_code::policy, "Authentication timeout");
         continue;
       }

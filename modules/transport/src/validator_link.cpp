@@ -184,7 +184,10 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     const protocol::frame_expectations expect{cfg.validator_ss58, &validator_key,
                                               protocol::now_utc(), cfg.timestamp_window, &nonces};
     auto e = protocol::open_envelope(text, expect);
-    if (!e) spdlog::warn("Dropped a frame from validator {}: {}", label(), e.error().message);
+    if (!e) {
+      spdlog::warn("Dropped a frame from validator {}: {}", label(), e.error().message);
+      notify(cb.on_dropped, e.error().message);
+    }
     return e;
   }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "bettensor/crypto/wallet.hpp"
+#include "bettensor/metrics/metrics.hpp"
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
@@ -85,6 +86,8 @@ struct server_config {
   std::size_t max_invalid_frames = 20;   // bad frames tolerated before close 1008
   std::size_t send_queue_frames = 1024;  // per connection
   std::chrono::seconds close_grace{3};   // a close handshake longer than this ends the socket
+  /// Where connection, frame and queue metrics go; a private registry when null.
+  std::shared_ptr<metrics::validator_metrics> metrics;
 };
 
 class server {

@@ -40,6 +40,7 @@ class validator_link {
     std::function<void(const protocol::envelope&)> on_message;  // every verified frame
     std::function<void(const std::string& why)> on_disconnected;
     std::function<void(const std::string& refusal)> on_refused;  // "Not authorized: ..."
+    std::function<void(const std::string& why)> on_dropped;      // a frame failed verification
   };
 
   /// Throws std::invalid_argument for a bad validator address or reconnect intervals.

@@ -1,0 +1,174 @@
+// Prometheus metrics (SPEC.md section 10) on prometheus-cpp: one registry per process, every
+// series resolved once at start so the hot path only touches atomics. Labels are of low
+// cardinality by construction: enums and fixed message types, never a hotkey, id or address.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace bettensor::metrics {
+
+/// A process's registry, with process_* metrics (CPU, RSS, open fds, start time) from /proc.
+class registry {
+ public:
+  registry();
+  ~registry();
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  [[nodiscard]] prometheus::Registry& get() { return *registry_; }
+  /// The Prometheus text format (for GET /metrics on a program's own port).
+  [[nodiscard]] std::string render() const;
+  /// Also serves GET /metrics on `address:port` (port 0 picks one); returns the bound port.
+  /// Throws std::runtime_error if it cannot listen.
+  std::uint16_t expose(const std::string& address, std::uint16_t port);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+/// Message types as label values; anything else is "other".
+enum class msg_type : std::uint8_t {
+  prediction,
+  confirmation,
+  game_update,
+  heartbeat,
+  heartbeat_ack,
+  heartbeat_response,
+  welcome,
+  error,
+  auth,     // the handshake frame
+  refusal,  // {"status":"error"} answer to a refused handshake
+  other,
+  count_
+};
+msg_type classify(std::string_view type);
+/// The type of a serialised envelope, read from its last key (canonical order puts "type"
+/// last); a refusal or anything unrecognised otherwise.
+msg_type classify_frame(std::string_view frame);
+
+/// Why a validator connection ended.
+enum class close_reason : std::uint8_t {
+  peer_closed,
+  auth_failed,
+  auth_timeout,
+  heartbeat_timeout,
+  replaced,
+  slow_consumer,
+  rate_limited,
+  invalid_frames,
+  oversized,
+  full,
+  shutdown,
+  deregistered,
+  error,
+  count_
+};
+/// The reason label for a close text the server sends ("Slow consumer", "Not authorized: ...").
+close_reason reason_of_close(std::string_view text);
+
+enum class auth_failure : std::uint8_t {
+  invalid_format,
+  stale_timestamp,
+  invalid_signature,
+  not_registered,
+  blacklisted,
+  timeout,
+  count_
+};
+auth_failure reason_of_refusal(std::string_view text);
+
+/// The rejection reason label of a verdict text (SPEC section 6 texts).
+enum class rejection : std::uint8_t {
+  non_positive_wager,
+  game_not_found,
+  game_started,
+  teams_mismatch,
+  odds_mismatch,
+  tie_odds_mismatch,
+  invalid_outcome,
+  predicted_odds_mismatch,
+  confidence_range,
+  daily_limit,
+  invalid_format,
+  other,
+  count_
+};
+rejection reason_of_rejection(std::string_view text);
+
+enum class channel : std::uint8_t { websocket, http, count_ };
+
+template <class E, class T>
+using by = std::array<T*, static_cast<std::size_t>(E::count_)>;
+
+template <class E, class T>
+T& at(const by<E, T>& a, E e) {
+  return *a[static_cast<std::size_t>(e)];
+}
+
+/// Latency buckets from 50 µs to 10 s.
+prometheus::Histogram::BucketBoundaries latency_buckets();
+
+/// The validator's network side and pipeline.
+struct validator_metrics {
+  explicit validator_metrics(prometheus::Registry& r);
+
+  prometheus::Gauge* connections_open;
+  prometheus::Counter* connections_opened;
+  by<close_reason, prometheus::Counter> connections_closed{};
+  by<auth_failure, prometheus::Counter> auth_failures{};
+  by<msg_type, prometheus::Counter> messages_in{};
+  by<msg_type, prometheus::Counter> messages_out{};
+  prometheus::Counter* bytes_in;
+  prometheus::Counter* bytes_out;
+  by<msg_type, prometheus::Histogram> handler_seconds{};
+  by<channel, prometheus::Counter> predictions_accepted{};
+  by<channel, prometheus::Counter> predictions_duplicate{};
+  by<rejection, prometheus::Counter> predictions_rejected{};
+  prometheus::Histogram* broadcast_seconds;
+  prometheus::Counter* broadcasts;
+  prometheus::Counter* broadcast_recipients;
+  prometheus::Gauge* send_queue_frames;
+  prometheus::Counter* slow_consumer_drops;
+  prometheus::Counter* invalid_frames;
+  prometheus::Counter* http_prediction_requests;
+};
+
+/// The miner.
+struct miner_metrics {
+  explicit miner_metrics(prometheus::Registry& r);
+
+  prometheus::Gauge* validators;
+  prometheus::Gauge* validators_connected;
+  prometheus::Counter* reconnects;
+  prometheus::Counter* refusals;
+  prometheus::Histogram* confirmation_seconds;
+  prometheus::Histogram* game_update_delivery_seconds;
+  prometheus::Counter* game_updates;
+  prometheus::Gauge* outbox_pending;
+  prometheus::Counter* predictions_strategy;
+  prometheus::Counter* predictions_api;
+  by<channel, prometheus::Counter> answers_accepted{};
+  by<channel, prometheus::Counter> answers_rejected{};
+  prometheus::Counter* fallback_requests_ok;
+  prometheus::Counter* fallback_requests_failed;
+  prometheus::Counter* frames_dropped;
+};
+
+}  // namespace bettensor::metrics

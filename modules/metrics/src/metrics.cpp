@@ -1,0 +1,401 @@
+#include "bettensor/metrics/metrics.hpp"
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/exposer.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace bettensor::metrics {
+
+namespace {
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(msg_type::count_)> type_names = {
+    "prediction", "confirmation", "game_update", "heartbeat", "heartbeat_ack", "heartbeat_response",
+    "welcome",    "error",        "auth",        "refusal",   "other"};
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(close_reason::count_)> close_names =
+    {"peer_closed",   "auth_failed",  "auth_timeout",   "heartbeat_timeout", "replaced",
+     "slow_consumer", "rate_limited", "invalid_frames", "oversized",         "full",
+     "shutdown",      "deregistered", "error"};
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> auth_names =
+    {"invalid_format", "stale_timestamp", "invalid_signature",
+     "not_registered", "blacklisted",     "timeout"};
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(rejection::count_)>
+    rejection_names = {"non_positive_wager", "game_not_found",          "game_started",
+                       "teams_mismatch",     "odds_mismatch",           "tie_odds_mismatch",
+                       "invalid_outcome",    "predicted_odds_mismatch", "confidence_range",
+                       "daily_limit",        "invalid_format",          "other"};
+
+constexpr std::array<std::string_view, static_cast<std::size_t>(channel::count_)> channel_names = {
+    "websocket", "http"};
+
+template <class E, class T, std::size_t N>
+by<E, T> resolve(prometheus::Family<T>& family, const char* label,
+                 const std::array<std::string_view, N>& names, const auto&... args) {
+  by<E, T> out{};
+  for (std::size_t i = 0; i < N; ++i)
+    out[i] = &family.Add({{label, std::string(names[i])}}, args...);
+  return out;
+}
+
+// process_* metrics read from /proc on each scrape (the names Prometheus' own clients use).
+class process_collector final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    const auto gauge = [&out](const char* name, const char* help, prometheus::MetricType type,
+                              double v) {
+      prometheus::MetricFamily f;
+      f.name = name;
+      f.help = help;
+      f.type = type;
+      prometheus::ClientMetric m;
+      if (type == prometheus::MetricType::Counter) {
+        m.counter.value = v;
+      } else {
+        m.gauge.value = v;
+      }
+      f.metric.push_back(m);
+      out.push_back(std::move(f));
+    };
+    const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    const double page = static_cast<double>(::sysconf(_SC_PAGESIZE));
+    std::ifstream stat("/proc/self/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const auto close = text.rfind(')');
+    if (close != std::string::npos) {
+      std::istringstream in(text.substr(close + 2));
+      std::string field;
+      std::vector<std::string> f;
+      while (in >> field) f.push_back(field);
+      // f[0] is field 3 (state): utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+      if (f.size() > 21) {
+        const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+        gauge("process_cpu_seconds_total", "User and system CPU time spent in seconds.",
+              prometheus::MetricType::Counter, cpu);
+        gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.",
+              prometheus::MetricType::Gauge, std::stod(f[20]));
+        gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+              prometheus::MetricType::Gauge, std::stod(f[21]) * page);
+        gauge("process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.",
+              prometheus::MetricType::Gauge, boot_time() + std::stod(f[19]) / ticks);
+      }
+    }
+    std::error_code ec;
+    std::size_t fds = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+      ++fds;
+    gauge("process_open_fds", "Number of open file descriptors.", prometheus::MetricType::Gauge,
+          static_cast<double>(fds));
+    return out;
+  }
+
+ private:
+  static double boot_time() {
+    std::ifstream in("/proc/stat");
+    std::string key;
+    double value = 0;
+    while (in >> key) {
+      if (key == "btime") {
+        in >> value;
+        return value;
+      }
+      in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return 0;
+  }
+};
+
+}  // namespace
+
+registry::registry()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      process_(std::make_shared<process_collector>()) {}
+
+registry::~registry() = default;
+
+std::string registry::render() const {
+  std::ostringstream out;
+  auto families = registry_->Collect();
+  for (auto& f : process_->Collect()) families.push_back(std::move(f));
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+std::uint16_t registry::expose(const std::string& address, std::uint16_t port) {
+  const bool v6 = address.find(':') != std::string::npos;
+  const std::string bind = (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(bind, 1);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot serve metrics on " + bind + ": " + e.what());
+  }
+  exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(process_);
+  const auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? port : static_cast<std::uint16_t>(ports.front());
+}
+
+msg_type classify(std::string_view type) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(msg_type::auth); ++i)
+    if (type == type_names[i]) return static_cast<msg_type>(i);
+  return msg_type::other;
+}
+
+msg_type classify_frame(std::string_view frame) {
+  constexpr std::string_view key = "\"type\": \"";
+  const auto at = frame.rfind(key);
+  if (at == std::string_view::npos) {
+    return frame.find("\"status\"") != std::string_view::npos ? msg_type::refusal : msg_type::other;
+  }
+  const auto start = at + key.size();
+  const auto end = frame.find('"', start);
+  if (end == std::string_view::npos) return msg_type::other;
+  return classify(frame.substr(start, end - start));
+}
+
+close_reason reason_of_close(std::string_view text) {
+  if (text == "Slow consumer") return close_reason::slow_consumer;
+  if (text == "Rate limit exceeded") return close_reason::rate_limited;
+  if (text == "Too many invalid messages") return close_reason::invalid_frames;
+  if (text == "Authentication timeout") return close_reason::auth_timeout;
+  if (text == "Heartbeat timeout") return close_reason::heartbeat_timeout;
+  if (text.starts_with("Client already connected")) return close_reason::replaced;
+  if (text == "Server closing connection") return close_reason::shutdown;
+  if (text == "Max connections reached") return close_reason::full;
+  if (text.starts_with("Not authorized")) return close_reason::auth_failed;
+  if (text.starts_with("Invalid message format")) return close_reason::auth_failed;
+  return close_reason::error;
+}
+
+auth_failure reason_of_refusal(std::string_view text) {
+  if (text.find("stale timestamp") != std::string_view::npos) return auth_failure::stale_timestamp;
+  if (text.find("invalid signature") != std::string_view::npos)
+    return auth_failure::invalid_signature;
+  if (text.find("not registered") != std::string_view::npos) return auth_failure::not_registered;
+  if (text.find("blacklisted") != std::string_view::npos) return auth_failure::blacklisted;
+  return auth_failure::invalid_format;
+}
+
+rejection reason_of_rejection(std::string_view text) {
+  static constexpr std::array<std::pair<std::string_view, rejection>, 10> texts = {{
+      {"Prediction with non-positive wager", rejection::non_positive_wager},
+      {"Game not found", rejection::game_not_found},
+      {"Game has already started", rejection::game_started},
+      {"Submitted team names do not match game data", rejection::teams_mismatch},
+      {"Submitted team odds do not match current game odds", rejection::odds_mismatch},
+      {"Submitted tie odds do not match current game odds", rejection::tie_odds_mismatch},
+      {"Invalid predicted_outcome", rejection::invalid_outcome},
+      {"Predicted odds do not match current game odds", rejection::predicted_odds_mismatch},
+      {"Confidence score must be between 0 and 1", rejection::confidence_range},
+      {"Prediction would exceed daily wager limit", rejection::daily_limit},
+  }};
+  for (const auto& [t, r] : texts)
+    if (text == t) return r;
+  if (text.starts_with("Invalid message format")) return rejection::invalid_format;
+  return rejection::other;
+}
+
+prometheus::Histogram::BucketBoundaries latency_buckets() {
+  return {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,    0.1,    0.25,    0.5,    1,     2.5,    5,     10};
+}
+
+validator_metrics::validator_metrics(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  connections_open = &BuildGauge()
+                          .Name("bettensor_connections_open")
+                          .Help("Open WebSocket connections (authenticated or not)")
+                          .Register(r)
+                          .Add({});
+  connections_opened = &BuildCounter()
+                            .Name("bettensor_connections_opened_total")
+                            .Help("WebSocket connections accepted")
+                            .Register(r)
+                            .Add({});
+  connections_closed =
+      resolve<close_reason, prometheus::Counter>(BuildCounter()
+                                                     .Name("bettensor_connections_closed_total")
+                                                     .Help("WebSocket connections ended, by reason")
+                                                     .Register(r),
+                                                 "reason", close_names);
+  auth_failures =
+      resolve<auth_failure, prometheus::Counter>(BuildCounter()
+                                                     .Name("bettensor_auth_failures_total")
+                                                     .Help("Refused handshakes, by reason")
+                                                     .Register(r),
+                                                 "reason", auth_names);
+  auto& messages = BuildCounter()
+                       .Name("bettensor_messages_total")
+                       .Help("WebSocket frames received (in) and sent (out), by message type")
+                       .Register(r);
+  for (std::size_t i = 0; i < type_names.size(); ++i) {
+    messages_in[i] = &messages.Add({{"direction", "in"}, {"type", std::string(type_names[i])}});
+    messages_out[i] = &messages.Add({{"direction", "out"}, {"type", std::string(type_names[i])}});
+  }
+  auto& bytes = BuildCounter()
+                    .Name("bettensor_bytes_total")
+                    .Help("WebSocket payload bytes received (in) and sent (out)")
+                    .Register(r);
+  bytes_in = &bytes.Add({{"direction", "in"}});
+  bytes_out = &bytes.Add({{"direction", "out"}});
+  handler_seconds = resolve<msg_type, prometheus::Histogram>(
+      BuildHistogram()
+          .Name("bettensor_handler_duration_seconds")
+          .Help("Time to handle a verified frame, by message type (predictions: until the "
+                "verdict is durable)")
+          .Register(r),
+      "type", type_names, latency_buckets());
+  predictions_accepted =
+      resolve<channel, prometheus::Counter>(BuildCounter()
+                                                .Name("bettensor_predictions_accepted_total")
+                                                .Help("Predictions accepted and stored, by channel")
+                                                .Register(r),
+                                            "channel", channel_names);
+  predictions_duplicate = resolve<channel, prometheus::Counter>(
+      BuildCounter()
+          .Name("bettensor_predictions_duplicate_total")
+          .Help("Re-sent predictions answered with their original verdict, by channel")
+          .Register(r),
+      "channel", channel_names);
+  predictions_rejected =
+      resolve<rejection, prometheus::Counter>(BuildCounter()
+                                                  .Name("bettensor_predictions_rejected_total")
+                                                  .Help("Predictions rejected, by reason")
+                                                  .Register(r),
+                                              "reason", rejection_names);
+  broadcast_seconds = &BuildHistogram()
+                           .Name("bettensor_broadcast_duration_seconds")
+                           .Help(
+                               "Time to serialise, sign and queue a game update to every "
+                               "connected miner")
+                           .Register(r)
+                           .Add({}, latency_buckets());
+  broadcasts = &BuildCounter()
+                    .Name("bettensor_broadcasts_total")
+                    .Help("Game-update broadcasts")
+                    .Register(r)
+                    .Add({});
+  broadcast_recipients = &BuildCounter()
+                              .Name("bettensor_broadcast_recipients_total")
+                              .Help("Connections a game update was queued to, summed")
+                              .Register(r)
+                              .Add({});
+  send_queue_frames = &BuildGauge()
+                           .Name("bettensor_send_queue_frames")
+                           .Help("Frames waiting in the send queues of all connections")
+                           .Register(r)
+                           .Add({});
+  slow_consumer_drops = &BuildCounter()
+                             .Name("bettensor_slow_consumer_drops_total")
+                             .Help("Connections closed because their send queue was full")
+                             .Register(r)
+                             .Add({});
+  invalid_frames = &BuildCounter()
+                        .Name("bettensor_invalid_frames_total")
+                        .Help(
+                            "Frames from authenticated miners refused (bad format, "
+                            "signature, sender, timestamp or nonce)")
+                        .Register(r)
+                        .Add({});
+  http_prediction_requests = &BuildCounter()
+                                  .Name("bettensor_http_fallback_requests_total")
+                                  .Help("POST /predictions requests (the miners' HTTP fallback)")
+                                  .Register(r)
+                                  .Add({});
+}
+
+miner_metrics::miner_metrics(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  validators = &BuildGauge()
+                    .Name("bettensor_miner_validators")
+                    .Help("Validators the miner delivers to")
+                    .Register(r)
+                    .Add({});
+  validators_connected = &BuildGauge()
+                              .Name("bettensor_miner_validators_connected")
+                              .Help("Validators with an authenticated WebSocket")
+                              .Register(r)
+                              .Add({});
+  reconnects = &BuildCounter()
+                    .Name("bettensor_miner_reconnects_total")
+                    .Help("Connections re-established after a previous one ended")
+                    .Register(r)
+                    .Add({});
+  refusals = &BuildCounter()
+                  .Name("bettensor_miner_auth_refusals_total")
+                  .Help("Handshakes a validator refused (Not authorized: ...)")
+                  .Register(r)
+                  .Add({});
+  confirmation_seconds = &BuildHistogram()
+                              .Name("bettensor_miner_confirmation_latency_seconds")
+                              .Help(
+                                  "From sending a prediction over WebSocket to its "
+                                  "confirmation")
+                              .Register(r)
+                              .Add({}, latency_buckets());
+  game_update_delivery_seconds = &BuildHistogram()
+                                      .Name("bettensor_miner_game_update_delivery_seconds")
+                                      .Help(
+                                          "From the validator signing a game update to the "
+                                          "miner storing it")
+                                      .Register(r)
+                                      .Add({}, latency_buckets());
+  game_updates = &BuildCounter()
+                      .Name("bettensor_miner_game_updates_total")
+                      .Help("Verified game updates received")
+                      .Register(r)
+                      .Add({});
+  outbox_pending = &BuildGauge()
+                        .Name("bettensor_miner_outbox_pending")
+                        .Help(
+                            "Prediction deliveries awaiting a validator's answer (one per "
+                            "prediction and validator)")
+                        .Register(r)
+                        .Add({});
+  auto& predictions = BuildCounter()
+                          .Name("bettensor_miner_predictions_total")
+                          .Help("Predictions stored in the outbox, by source")
+                          .Register(r);
+  predictions_strategy = &predictions.Add({{"source", "strategy"}});
+  predictions_api = &predictions.Add({{"source", "api"}});
+  auto& answers = BuildCounter()
+                      .Name("bettensor_miner_answers_total")
+                      .Help("Validators' final answers, by outcome and channel")
+                      .Register(r);
+  for (std::size_t i = 0; i < channel_names.size(); ++i) {
+    answers_accepted[i] =
+        &answers.Add({{"outcome", "accepted"}, {"channel", std::string(channel_names[i])}});
+    answers_rejected[i] =
+        &answers.Add({{"outcome", "rejected"}, {"channel", std::string(channel_names[i])}});
+  }
+  auto& fallback = BuildCounter()
+                       .Name("bettensor_miner_http_fallback_requests_total")
+                       .Help("POST /predictions sent because a validator's WebSocket was down")
+                       .Register(r);
+  fallback_requests_ok = &fallback.Add({{"outcome", "answered"}});
+  fallback_requests_failed = &fallback.Add({{"outcome", "failed"}});
+  frames_dropped = &BuildCounter()
+                        .Name("bettensor_miner_frames_dropped_total")
+                        .Help("Frames from validators that failed verification")
+                        .Register(r)
+                        .Add({});
+}
+
+}  // namespace bettensor::metrics
