@@ -6,12 +6,15 @@
 
 #include <csignal>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <thread>
 #include <vector>
 
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
+#include "bettensor/handlers/metagraph.hpp"
+#include "bettensor/handlers/rules.hpp"
 #include "bettensor/handlers/validator_service.hpp"
 #include "bettensor/storage/validator_store.hpp"
 
@@ -71,9 +74,15 @@ po::options_description validator_options() {
       "admin.allow_remote", po::value<bool>()->default_value(false),
       "accept POST /games from non-loopback clients")(
       "db.path", po::value<std::string>()->default_value("validator.db"),
-      "SQLite database (created if absent)")("predictions.daily_wager_limit",
-                                             po::value<double>()->default_value(1000.0),
-                                             "accepted wagers per miner per UTC day");
+      "SQLite database (created if absent)")(
+      "metrics.port", po::value<int>(),
+      "also serve GET /metrics on this port (it is always served on --websocket.port)")(
+      "metrics.address", po::value<std::string>()->default_value("127.0.0.1"),
+      "address for --metrics.port")(
+      "check-config", po::bool_switch(),
+      "check the flags, wallet and files, print what would run, and exit (0 if all is well)")(
+      "predictions.daily_wager_limit", po::value<double>()->default_value(1000.0),
+      "accepted wagers per miner per UTC day");
   po::options_description all;
   all.add(ws).add(files);
   return all;
@@ -81,6 +90,22 @@ po::options_description validator_options() {
 
 spdlog::level::level_enum level(const std::string& flag, const std::string& name) {
   return spdlog::level::from_str(cli::log_level_name(flag, name));
+}
+
+// --check-config: every file the validator would read at start, read and checked.
+void check_files(const handlers::validator_options& o) {
+  if (auto m = handlers::metagraph::load(o.metagraph_file); !m)
+    throw cli::usage_error("--metagraph.file: " + m.error().message);
+  if (o.blacklist_file) {
+    if (auto b = handlers::blacklist::load(*o.blacklist_file); !b)
+      throw cli::usage_error("--blacklist.file: " + b.error().message);
+  }
+  if (o.games_file) {
+    if (auto g = handlers::game_book::load(*o.games_file); !g)
+      throw cli::usage_error("--games.file: " + g.error().message);
+  }
+  if (o.admin_token_file && !std::ifstream(*o.admin_token_file))
+    throw cli::usage_error("--admin.token_file: cannot read " + o.admin_token_file->string());
 }
 
 }  // namespace
@@ -149,6 +174,20 @@ int main(int argc, char** argv) try {
   auto identity = crypto::load_hotkey(wallet.hotkey_file());
   if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
 
+  std::optional<std::uint16_t> metrics_port;
+  if (vm.count("metrics.port") != 0) {
+    const int p = vm["metrics.port"].as<int>();
+    if (p < 0 || p > 65535) throw cli::usage_error("--metrics.port must be between 0 and 65535");
+    metrics_port = static_cast<std::uint16_t>(p);
+  }
+  if (vm["check-config"].as<bool>()) {
+    check_files(opts);
+    std::cout << "bettensor-validator: configuration OK: hotkey " << identity->ss58 << ", port "
+              << opts.server.port << ", database " << opts.db_path.string() << '\n';
+    return 0;
+  }
+  opts.metrics = std::make_shared<metrics::registry>();
+
   net::io_context ioc(threads);
   handlers::validator_service service(ioc, std::move(opts), std::move(*identity));
 
@@ -173,6 +212,16 @@ int main(int argc, char** argv) try {
       };
   signals.async_wait(on_signal);
   service.start();
+  if (metrics_port) {
+    try {
+      const auto bound =
+          service.metrics().expose(vm["metrics.address"].as<std::string>(), *metrics_port);
+      spdlog::info("Metrics on http://{}:{}/metrics", vm["metrics.address"].as<std::string>(),
+                   bound);
+    } catch (const std::runtime_error& e) {
+      throw handlers::startup_error(std::string("--metrics.port: ") + e.what());
+    }
+  }
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });

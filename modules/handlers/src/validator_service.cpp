@@ -67,7 +67,25 @@ bool same_token(std::string_view a, std::string_view b) {
 
 struct validator_service::impl : std::enable_shared_from_this<validator_service::impl> {
   impl(net::io_context& io, validator_options o, crypto::hotkey id)
-      : ioc(io), opts(std::move(o)), identity(std::move(id)), watch_timer(net::make_strand(io)) {}
+      : ioc(io), opts(std::move(o)), identity(std::move(id)), watch_timer(net::make_strand(io)) {
+    if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
+    m = std::make_shared<metrics::validator_metrics>(opts.metrics->get());
+    opts.server.metrics = m;
+  }
+
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  void count_verdict(const storage::verdict& v, metrics::channel c) const {
+    if (v.duplicate) {
+      metrics::at(m->predictions_duplicate, c).Increment();
+    } else if (v.accepted) {
+      metrics::at(m->predictions_accepted, c).Increment();
+    } else {
+      metrics::at(m->predictions_rejected, metrics::reason_of_rejection(v.message)).Increment();
+    }
+  }
 
   // --- who may connect -------------------------------------------------------------------------
   transport::auth_decision authorize(const std::string& hotkey) const {
@@ -127,12 +145,16 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       }
     }
     store->save_games(book->games());
+    const auto t0 = std::chrono::steady_clock::now();
     auto frame = games_frame(*book);
     {
       std::lock_guard lock(mutex);
       games = book;
     }
     const std::size_t n = server->broadcast(frame, priority::normal);
+    m->broadcast_seconds->Observe(seconds_since(t0));
+    m->broadcasts->Increment();
+    m->broadcast_recipients->Increment(static_cast<double>(n));
     spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,
                  book->games().size());
     return n;
@@ -174,8 +196,12 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       return;
     }
     std::string id = p->prediction_id;
+    const auto t0 = std::chrono::steady_clock::now();
     submit(peer->hotkey(), std::move(*p),
-           [self = shared_from_this(), peer, id](const storage::verdict& v) {
+           [self = shared_from_this(), peer, id, t0](const storage::verdict& v) {
+             metrics::at(self->m->handler_seconds, metrics::msg_type::prediction)
+                 .Observe(seconds_since(t0));
+             self->count_verdict(v, metrics::channel::websocket);
              // Sign on an I/O thread, not on the storage thread.
              net::post(self->ioc, [self, peer, id, v] {
                peer->send(self->confirmation_frame(id, v), priority::urgent);
@@ -187,7 +213,13 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
 
   // --- HTTP ------------------------------------------------------------------------------------
   void on_http(const transport::http_request& req, std::function<void(http_response)> reply) {
+    if (req.path == "/metrics") {
+      if (req.method != "GET") return reply(json_reply(405, "Method not allowed"));
+      return reply(
+          http_response{200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
+    }
     if (req.path == "/predictions") {
+      m->http_prediction_requests->Increment();
       if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
       return http_prediction(req, std::move(reply));
     }
@@ -224,6 +256,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     std::string id = p->prediction_id;
     submit(e->sender, std::move(*p),
            [self = shared_from_this(), id, reply = std::move(reply)](const storage::verdict& v) {
+             self->count_verdict(v, metrics::channel::http);
              net::post(self->ioc, [self, id, v, reply] {
                reply(http_response{200, *self->confirmation_frame(id, v)});
                spdlog::info("Sent confirmation for prediction {} via HTTP ({})", id,
@@ -281,6 +314,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
 
   net::io_context& ioc;
   validator_options opts;
+  std::shared_ptr<metrics::validator_metrics> m;
   crypto::hotkey identity;
   std::shared_ptr<protocol::replay_guard> nonces = std::make_shared<protocol::replay_guard>();
   std::unique_ptr<storage::validator_store> store;
@@ -397,7 +431,14 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     if (book && !book->games().empty()) peer->send(self->games_frame(*book), priority::normal);
   };
   cb.on_message = [weak](const std::shared_ptr<peer_connection>& peer, protocol::envelope e) {
-    if (auto self = weak.lock()) self->registry.dispatch(peer, std::move(e));
+    auto self = weak.lock();
+    if (!self) return;
+    const auto type = metrics::classify(e.type);
+    const auto t0 = std::chrono::steady_clock::now();
+    self->registry.dispatch(peer, std::move(e));
+    // A prediction's time is observed when its verdict is durable (handle_prediction).
+    if (type != metrics::msg_type::prediction)
+      metrics::at(self->m->handler_seconds, type).Observe(impl::seconds_since(t0));
   };
   cb.on_http = [weak](const transport::http_request& req,
                       std::function<void(http_response)> reply) {
@@ -415,6 +456,10 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
 }
 
 validator_service::~validator_service() = default;
+
+metrics::registry& validator_service::metrics() const {
+  return *impl_->opts.metrics;
+}
 
 void validator_service::start() {
   impl_->server->start();

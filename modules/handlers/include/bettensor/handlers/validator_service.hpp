@@ -11,6 +11,7 @@
 #include <string>
 
 #include "bettensor/crypto/wallet.hpp"
+#include "bettensor/metrics/metrics.hpp"
 #include "bettensor/transport/server.hpp"
 
 namespace boost::asio {
@@ -35,6 +36,8 @@ struct validator_options {
   std::filesystem::path db_path = "validator.db";
   double daily_wager_limit = 1000.0;
   std::chrono::milliseconds file_poll_interval{1000};  // how often watched files are checked
+  /// The process's metrics registry (served at GET /metrics); a private one when null.
+  std::shared_ptr<metrics::registry> metrics;
 };
 
 class validator_service {
@@ -52,6 +55,8 @@ class validator_service {
   void reload();
 
   [[nodiscard]] std::uint16_t port() const;
+  /// The registry GET /metrics renders (the one given in the options, or the service's own).
+  [[nodiscard]] metrics::registry& metrics() const;
 
   struct impl;
 
