@@ -48,6 +48,7 @@ struct settings {
   std::uint16_t port = 0;
   std::optional<fs::path> workdir;
   bool keep = false;
+  std::optional<std::uint16_t> metrics_port;  // validator; miner i on metrics_port + i
 };
 
 // --- output ----------------------------------------------------------------------------------
@@ -219,8 +220,10 @@ class demo {
       o.games_file = games_file_;
       o.db_path = dir_ / "validator.db";
       o.file_poll_interval = 200ms;
+      o.metrics = std::make_shared<metrics::registry>();
       validator = std::make_unique<handlers::validator_service>(ioc, std::move(o), validator_key);
       validator->start();
+      expose(validator->metrics(), "validator", 0);
       neurons[0].port = validator->port();
       write_metagraph(metagraph_file_, neurons, 2);  // the axon now lists the real port
       out_.line("validator", "hotkey " + validator_key.ss58 + " listening on ws://127.0.0.1:" +
@@ -238,6 +241,8 @@ class demo {
         miners.push_back(make_miner(ioc, i, miner_keys[i]));
       for (auto& m : miners) miner_ptrs_.push_back(m.get());
       for (auto& m : miners) m->start();
+      for (std::size_t i = 0; i < miners.size(); ++i)
+        expose(miners[i]->metrics(), tallies_[i].name, static_cast<std::uint16_t>(i + 1));
     }
 
     net::steady_timer change(ioc), end(ioc);
@@ -280,6 +285,14 @@ class demo {
  private:
   static std::chrono::milliseconds to_duration(double seconds) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+  }
+
+  // With --metrics_port: GET /metrics of this service on metrics_port + offset.
+  void expose(metrics::registry& r, const std::string& who, std::uint16_t offset) {
+    if (!s_.metrics_port) return;
+    const auto port = static_cast<std::uint16_t>(*s_.metrics_port + offset);
+    r.expose("127.0.0.1", port);
+    out_.line(who, "metrics on http://127.0.0.1:" + std::to_string(port) + "/metrics");
   }
 
   void prepare_workdir() {
@@ -342,6 +355,7 @@ class demo {
                            : miner::strategy::none;
     o.wager = 10.0 + static_cast<double>(i) * 5;
     o.model_name = "demo-" + t.strategy;
+    o.metrics = std::make_shared<metrics::registry>();
 
     miner::miner_events ev;
     ev.connected = [this, &t](const std::string& v, std::int64_t uid) {
@@ -588,6 +602,9 @@ int main(int argc, char** argv) try {
       "where wallets, metagraph, games and databases go (default: a new temporary directory, "
       "removed at the end unless --keep)")("keep", po::bool_switch(),
                                            "keep the temporary directory")(
+      "metrics_port", po::value<int>(),
+      "serve each program's GET /metrics on loopback: the validator on this port, miner i on "
+      "this port + i")(
       "log_level", po::value<std::string>()->default_value("warn"),
       "level of the validator's and miners' own log lines (info shows every frame event)");
   const auto vm_opt = cli::parse(
@@ -622,6 +639,12 @@ int main(int argc, char** argv) try {
   if (s.run == mode::miner && !s.workdir)
     throw cli::usage_error("--mode=miner needs --workdir of a running --mode=validator demo");
   s.keep = vm["keep"].as<bool>();
+  if (vm.count("metrics_port") != 0) {
+    const int mp = vm["metrics_port"].as<int>();
+    if (mp < 1 || mp + s.miners > 65535)
+      throw cli::usage_error("--metrics_port must leave room for the miners' ports below 65536");
+    s.metrics_port = static_cast<std::uint16_t>(mp);
+  }
   spdlog::set_level(
       spdlog::level::from_str(cli::log_level_name("log_level", vm["log_level"].as<std::string>())));
 

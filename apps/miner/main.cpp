@@ -70,6 +70,12 @@ po::options_description miner_flags() {
       "wager", po::value<double>()->default_value(10), "wager of each built-in prediction")(
       "model_name", po::value<std::string>()->default_value("bettensor-miner"),
       "model_name sent with built-in predictions")(
+      "metrics.port", po::value<int>(),
+      "serve GET /metrics on this port (also served on --api.port)")(
+      "metrics.address", po::value<std::string>()->default_value("127.0.0.1"),
+      "address for --metrics.port")(
+      "check-config", po::bool_switch(),
+      "check the flags, wallet and files, print what would run, and exit (0 if all is well)")(
       "api.port", po::value<int>(),
       "serve the local model API (POST /predictions, GET /status) on this port; off when not "
       "given, 0 picks a free port")("api.address",
@@ -169,6 +175,21 @@ int main(int argc, char** argv) try {
       throw cli::usage_error("--metagraph.file: " + m.error().message);
   }
 
+  std::optional<std::uint16_t> metrics_port;
+  if (vm.count("metrics.port") != 0) {
+    const int p = vm["metrics.port"].as<int>();
+    if (p < 0 || p > 65535) throw cli::usage_error("--metrics.port must be between 0 and 65535");
+    metrics_port = static_cast<std::uint16_t>(p);
+  }
+  if (vm["check-config"].as<bool>()) {
+    std::cout << "bettensor-miner: configuration OK: hotkey " << identity->ss58 << ", "
+              << opts.validators.size() << " validators from --validator"
+              << (opts.metagraph_file ? " plus the metagraph's" : "") << ", database "
+              << opts.db_path.string() << '\n';
+    return 0;
+  }
+  opts.metrics = std::make_shared<metrics::registry>();
+
   net::io_context ioc(threads);
   std::unique_ptr<miner::miner_service> service;
   try {
@@ -202,6 +223,16 @@ int main(int argc, char** argv) try {
       };
   signals.async_wait(on_signal);
   service->start();
+  if (metrics_port) {
+    try {
+      const auto bound =
+          service->metrics().expose(vm["metrics.address"].as<std::string>(), *metrics_port);
+      spdlog::info("Metrics on http://{}:{}/metrics", vm["metrics.address"].as<std::string>(),
+                   bound);
+    } catch (const std::runtime_error& e) {
+      throw cli::usage_error(std::string("--metrics.port: ") + e.what());
+    }
+  }
 
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });

@@ -104,6 +104,7 @@ struct peer {
   steady::time_point down_since = steady::now();
   steady::time_point next_fallback{};
   bool fallback_running = false;
+  bool ever_connected = false;
   protocol::replay_guard http_nonces;                           // confirmations received over HTTP
   std::unordered_map<std::string, steady::time_point> sent_at;  // WebSocket sends awaiting answers
 };
@@ -131,6 +132,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         strand(net::make_strand(io)),
         tick_timer(strand),
         store(opts.db_path) {
+    if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
+    mm = std::make_unique<metrics::miner_metrics>(opts.metrics->get());
     if (!opts.websocket_enabled && !opts.http_fallback)
       throw std::runtime_error("with the WebSocket disabled the HTTP fallback must be enabled");
     if (opts.link.reconnect_base <= transport::backoff::duration::zero() ||
@@ -195,6 +198,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       if (peers.contains(hotkey)) continue;
       add_peer(endpoint);
     }
+    mm->validators->Set(static_cast<double>(peers.size()));
+    count_connected();
     if (peers.empty())
       spdlog::warn(
           "No validators to connect to (give --validator or a metagraph with permitted, "
@@ -243,8 +248,12 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     };
     cb.on_refused = [on_strand](const std::string& refusal) {
       on_strand([refusal](impl& s, const std::shared_ptr<peer>& q) {
+        s.mm->refusals->Increment();
         if (s.events.refused) s.events.refused(q->endpoint.hotkey, refusal);
       });
+    };
+    cb.on_dropped = [weak](const std::string&) {
+      if (auto self = weak.lock()) self->mm->frames_dropped->Increment();
     };
     p->link = std::make_unique<transport::validator_link>(ioc.get_executor(), cfg, identity,
                                                           std::move(cb));
@@ -261,6 +270,9 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   void on_connected(const std::shared_ptr<peer>& p, std::int64_t uid) {
     if (!current(p)) return;
     p->connected = true;
+    if (p->ever_connected) mm->reconnects->Increment();
+    p->ever_connected = true;
+    count_connected();
     if (!uid_) uid_ = uid;
     if (events.connected) events.connected(p->endpoint.hotkey, uid);
     const auto pending = store.pending_for(p->endpoint.hotkey);
@@ -274,6 +286,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     if (!current(p)) return;
     if (p->connected) p->down_since = steady::now();
     p->connected = false;
+    count_connected();
     if (events.disconnected) events.disconnected(p->endpoint.hotkey, why);
   }
 
@@ -300,6 +313,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       if (const auto it = p->sent_at.find(c->prediction_id); it != p->sent_at.end()) {
         rtt = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - it->second);
         p->sent_at.erase(it);
+        mm->confirmation_seconds->Observe(static_cast<double>(rtt->count()) / 1e6);
       }
       record(p, c->prediction_id, c->status == "success", c->message, rtt, "WebSocket");
     } else if (e.type == mt::game_update) {
@@ -311,6 +325,11 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       }
       std::size_t changed = 0;
       for (const auto& g : u->games) changed += store.upsert_game(g) ? 1 : 0;
+      mm->game_updates->Increment();
+      if (const auto signed_at = protocol::parse_timestamp(e.timestamp)) {
+        const auto age = std::chrono::duration<double>(protocol::now_utc() - *signed_at).count();
+        mm->game_update_delivery_seconds->Observe(std::max(0.0, age));
+      }
       spdlog::info("Received game update from validator {}: {} games, {} new or changed",
                    p->endpoint.hotkey, u->games.size(), changed);
       if (events.game_update) events.game_update(p->endpoint.hotkey, u->games.size(), changed);
@@ -334,6 +353,9 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       return;
     }
     store.record_answer(v, prediction_id, accepted, message);
+    const auto c = via == "HTTP" ? metrics::channel::http : metrics::channel::websocket;
+    metrics::at(accepted ? mm->answers_accepted : mm->answers_rejected, c).Increment();
+    mm->outbox_pending->Decrement();
     if (accepted) {
       spdlog::info("Prediction {} confirmed by validator {} via {}{}", prediction_id, v, via,
                    rtt ? fmt::format(" in {:.1f} ms", static_cast<double>(rtt->count()) / 1000.0)
@@ -351,7 +373,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     return uid_ ? std::to_string(*uid_) : std::string("unknown");
   }
 
-  protocol::result<protocol::team_game_prediction> accept(protocol::team_game_prediction pred) {
+  protocol::result<protocol::team_game_prediction> accept(protocol::team_game_prediction pred,
+                                                          bool from_api = false) {
     if (pred.prediction_id.empty()) pred.prediction_id = make_prediction_id();
     const auto game = store.game(pred.game_id);
     if (!game) return protocol::error{protocol::errc::invalid_format, "Game not found"};
@@ -363,6 +386,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       return protocol::error{protocol::errc::invalid_format, "Duplicate prediction_id"};
     spdlog::info("Stored prediction {} for game {}: {} at {} (wager {})", pred.prediction_id,
                  pred.game_id, pred.predicted_outcome, pred.predicted_odds, pred.wager);
+    (from_api ? mm->predictions_api : mm->predictions_strategy)->Increment();
+    mm->outbox_pending->Increment(static_cast<double>(peers.size()));
     if (events.prediction_stored) events.prediction_stored(pred);
     for (const auto& [hotkey, p] : peers)
       if (p->connected) send_ws(p, pred);
@@ -453,8 +478,11 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     const auto& v = p->endpoint.hotkey;
     if (!r.error.empty()) {
       spdlog::warn("HTTP fallback to validator {} failed: {}", v, r.error);
+      mm->fallback_requests_failed->Increment();
       return false;
     }
+    (r.status == 200 || r.status == 400 ? mm->fallback_requests_ok : mm->fallback_requests_failed)
+        ->Increment();
     std::string message;
     if (auto doc = protocol::parse_json(r.body); doc && doc->is_object()) {
       if (const auto* m = doc->get_object().if_contains("message"); m && m->is_string())
@@ -508,7 +536,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         spdlog::info("Local API: refused a prediction: {}", pred.error().message);
         return reply(reply_json(400, error_body(pred.error().message)));
       }
-      auto stored = accept(std::move(*pred));
+      auto stored = accept(std::move(*pred), true);
       if (!stored) {
         const bool dup = stored.error().message == "Duplicate prediction_id";
         spdlog::info("Local API: refused a prediction: {}", stored.error().message);
@@ -520,6 +548,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
                                     {"prediction_id", stored->prediction_id},
                                     {"validators", peers.size()},
                                     {"connected_validators", connected}}));
+    }
+    if (req.path == "/metrics") {
+      if (req.method != "GET") return reply(reply_json(405, error_body("Method not allowed")));
+      return reply({200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
     }
     if (req.path == "/status") {
       if (req.method != "GET") return reply(reply_json(405, error_body("Method not allowed")));
@@ -566,12 +598,27 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     return std::clamp(t, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   }
 
+  void count_connected() {
+    std::size_t n = 0;
+    for (const auto& [k, p] : peers) n += p->connected ? 1 : 0;
+    mm->validators_connected->Set(static_cast<double>(n));
+  }
+
+  // The outbox gauge from the database (the increments and decrements between recounts keep
+  // it current; a recount corrects for validators that came or went).
+  void recount_outbox() {
+    std::size_t pending = 0;
+    for (const auto& [hotkey, p] : peers) pending += store.pending_for(hotkey).size();
+    mm->outbox_pending->Set(static_cast<double>(pending));
+  }
+
   void schedule_tick() {
     tick_timer.expires_after(tick_period());
     tick_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->stopping) return;
       self->check_metagraph(false);
       self->check_fallbacks();
+      if (++self->ticks % 8 == 0) self->recount_outbox();
       self->schedule_tick();
     });
   }
@@ -606,6 +653,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   std::optional<handlers::file_stamp> metagraph_stamp;
   std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
   std::optional<std::int64_t> uid_;
+  std::unique_ptr<metrics::miner_metrics> mm;
+  std::uint64_t ticks = 0;
   bool stopping = false;
 };
 
@@ -624,6 +673,7 @@ void miner_service::start() {
   }
   net::post(impl_->strand, [self = impl_] {
     self->sync_peers();
+    self->recount_outbox();
     self->run_strategy();
     self->schedule_tick();
   });
@@ -647,6 +697,10 @@ void miner_service::reload() {
 
 std::uint16_t miner_service::api_port() const {
   return impl_->api ? impl_->api->local_port() : 0;
+}
+
+metrics::registry& miner_service::metrics() const {
+  return *impl_->opts.metrics;
 }
 
 const std::string& miner_service::hotkey() const {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bettensor/crypto/wallet.hpp"
+#include "bettensor/metrics/metrics.hpp"
 #include "bettensor/protocol/error.hpp"
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/transport/validator_link.hpp"
@@ -58,6 +59,8 @@ struct miner_options {
   /// The local model API (POST /predictions, GET /status); disabled when empty.
   std::optional<std::uint16_t> api_port;
   std::string api_address = "127.0.0.1";
+  /// The process's metrics registry (also served at GET /metrics on the API); own one if null.
+  std::shared_ptr<metrics::registry> metrics;
 };
 
 /// Observers for programs that show what happens (the demo) and for tests. Each runs on the
@@ -110,6 +113,8 @@ class miner_service {
   /// The API's port once bound (0 when disabled).
   [[nodiscard]] std::uint16_t api_port() const;
   [[nodiscard]] const std::string& hotkey() const;
+  /// The registry its metrics go to (for --metrics.port).
+  [[nodiscard]] metrics::registry& metrics() const;
 
   /// Validates a prediction against the known game (the validator's texts), fills what the
   /// model left out, stores it in the outbox and sends it. Calls `done` on the miner's strand
