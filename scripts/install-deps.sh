@@ -10,9 +10,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-  # Tests also need clang (libFuzzer), clang-format and clang-tidy (style and static checks) and
-  # Node (polkadot-js cross-check).
-  packages+=(clang clang-format clang-tidy)
+  # Tests also need clang (libFuzzer), clang-format and clang-tidy (style and static checks),
+  # Node (polkadot-js cross-check, monitoring checks) and Prometheus (promtool, a real scrape).
+  packages+=(clang clang-format clang-tidy prometheus)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
