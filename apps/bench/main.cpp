@@ -18,6 +18,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -52,6 +53,8 @@ using namespace std::chrono_literals;
 namespace {
 
 struct settings {
+  std::string mode = "throughput";
+  double rate = 2000;  // latency mode: predictions per second offered, in total
   int connections = 50;
   int inflight = 8;
   double duration = 10;
@@ -170,14 +173,48 @@ struct shared_state {
   std::atomic<int> ready{0};
   std::atomic<bool> measuring{false};
   std::atomic<bool> done{false};
+  steady::time_point t0;          // written before `measuring` is set
+  std::vector<double> latencies;  // latency mode; touched on the io thread only
 };
+
+// Latency mode: the n-th prediction of connection `index` is due at t0 + (n*C + index) / rate,
+// whatever happened before (open loop), and its latency is measured from that intended time,
+// so a stall shows up in the latencies instead of lowering the offered rate.
+struct paced {
+  std::vector<steady::time_point> intended;
+};
+
+net::awaitable<void> paced_writer(std::shared_ptr<websocket::stream<beast::tcp_stream>> ws,
+                                  std::shared_ptr<paced> pace, std::vector<std::string> frames,
+                                  int index, const settings& s, shared_state& st,
+                                  crypto::hotkey key, protocol::team_game g) {
+  auto ex = co_await net::this_coro::executor;
+  net::steady_timer timer(ex);
+  const double period = static_cast<double>(s.connections) / s.rate;
+  const auto end = st.t0 + std::chrono::duration_cast<steady::duration>(
+                               std::chrono::duration<double>(s.duration));
+  for (std::size_t n = 0;; ++n) {
+    const auto due =
+        st.t0 +
+        std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(
+            (static_cast<double>(n) + static_cast<double>(index) / s.connections) * period));
+    if (due >= end || st.done) co_return;
+    timer.expires_at(due);
+    co_await timer.async_wait(net::use_awaitable);
+    std::string frame = n < frames.size() ? std::move(frames[n]) : prediction_frame(key, n, g);
+    pace->intended.resize(n + 1);
+    pace->intended[n] = due;
+    co_await ws->async_write(net::buffer(frame), net::use_awaitable);
+  }
+}
 
 // One miner: authenticate, then keep `inflight` predictions outstanding until told to stop.
 net::awaitable<void> miner(std::uint16_t port, crypto::hotkey key, crypto::hotkey validator,
                            std::vector<std::string> frames, const settings& s, shared_state& st,
-                           protocol::team_game g) {
+                           protocol::team_game g, int index) {
   auto ex = co_await net::this_coro::executor;
-  websocket::stream<beast::tcp_stream> ws(ex);
+  auto wsp = std::make_shared<websocket::stream<beast::tcp_stream>>(ex);
+  auto& ws = *wsp;
   tcp::resolver resolver(ex);
   co_await beast::get_lowest_layer(ws).async_connect(
       co_await resolver.async_resolve("127.0.0.1", std::to_string(port), net::use_awaitable),
@@ -202,8 +239,15 @@ net::awaitable<void> miner(std::uint16_t port, crypto::hotkey key, crypto::hotke
     if (next < frames.size()) return std::move(frames[next++]);
     return prediction_frame(key, 1'000'000 + next++, g);  // the pool ran out: sign now
   };
-  for (int i = 0; i < s.inflight; ++i)
-    co_await ws.async_write(net::buffer(send_next()), net::use_awaitable);
+  const bool open_loop = s.mode == "latency";
+  auto pace = std::make_shared<paced>();
+  if (open_loop) {
+    net::co_spawn(ex, paced_writer(wsp, pace, std::move(frames), index, s, st, key, g),
+                  net::detached);
+  } else {
+    for (int i = 0; i < s.inflight; ++i)
+      co_await ws.async_write(net::buffer(send_next()), net::use_awaitable);
+  }
   std::mt19937_64 rng(std::random_device{}());
   std::uniform_real_distribution<double> coin(0, 1);
   protocol::replay_guard nonces;
@@ -221,6 +265,20 @@ net::awaitable<void> miner(std::uint16_t port, crypto::hotkey key, crypto::hotke
     if (st.measuring) {
       (text.find("\"success\"") != std::string_view::npos ? st.confirmed : st.rejected)++;
     }
+    if (open_loop) {
+      const auto now = steady::now();
+      constexpr std::string_view key_text = "\"prediction_id\": \"";
+      const auto at = text.find(key_text);
+      const auto end = at == std::string_view::npos ? at : text.find('"', at + key_text.size());
+      const auto dash = at == std::string_view::npos ? at : text.rfind('-', end);
+      if (dash != std::string_view::npos) {
+        const auto n = std::stoull(std::string(text.substr(dash + 1, end - dash - 1)));
+        if (n < pace->intended.size())
+          st.latencies.push_back(std::chrono::duration<double>(now - pace->intended[n]).count());
+      }
+      if (st.done) break;
+      continue;
+    }
     if (st.done) break;
     co_await ws.async_write(net::buffer(send_next()), net::use_awaitable);
   }
@@ -228,7 +286,48 @@ net::awaitable<void> miner(std::uint16_t port, crypto::hotkey key, crypto::hotke
   beast::get_lowest_layer(ws).socket().close(ignored);
 }
 
-int throughput(const settings& s) {
+void print_latency(const settings& s, shared_state& st) {
+  auto& l = st.latencies;
+  std::sort(l.begin(), l.end());
+  const auto pct = [&l](double p) {
+    if (l.empty()) return 0.0;
+    const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(l.size() - 1));
+    return l[i] * 1e3;
+  };
+  const double expected = s.rate * s.duration;
+  std::printf(
+      "\nlatency: %.0f predictions/s offered open loop over %d connections for %.1f s (method: "
+      "each\nprediction has an intended send time; latency = confirmation received - intended "
+      "time)\n",
+      s.rate, s.connections, s.duration);
+  std::printf("  %-28s %10.0f\n", "offered", expected);
+  std::printf("  %-28s %10zu\n", "confirmed", l.size());
+  for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
+                                {"p90 ms", 90.0},
+                                {"p99 ms", 99.0},
+                                {"p99.9 ms", 99.9},
+                                {"max ms", 100.0}})
+    std::printf("  %-28s %10.3f\n", name, pct(p));
+  std::printf("  %-28s %7llu/%llu\n", "confirmations verified",
+              static_cast<unsigned long long>(st.verified.load()),
+              static_cast<unsigned long long>(st.verified.load()) +
+                  static_cast<unsigned long long>(st.bad.load()));
+  if (s.json_out) {
+    std::ofstream(*s.json_out) << json::serialize(json::object{{"mode", "latency"},
+                                                               {"rate", s.rate},
+                                                               {"connections", s.connections},
+                                                               {"seconds", s.duration},
+                                                               {"confirmed", l.size()},
+                                                               {"p50_ms", pct(50)},
+                                                               {"p90_ms", pct(90)},
+                                                               {"p99_ms", pct(99)},
+                                                               {"p999_ms", pct(99.9)},
+                                                               {"max_ms", pct(100)}})
+                               << '\n';
+  }
+}
+
+int run(const settings& s) {
   const fs::path dir =
       fs::temp_directory_path() / ("bettensor-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -256,7 +355,8 @@ int throughput(const settings& s) {
   std::ofstream(dir / "games.json") << protocol::to_canonical(json::array{protocol::to_json(g)});
 
   // Sign the predictions before the clock starts, so the load generator measures the server.
-  const auto per_conn = static_cast<std::size_t>(20000 * s.duration / s.connections) + 64;
+  const double offered = s.mode == "latency" ? s.rate : 20000;
+  const auto per_conn = static_cast<std::size_t>(offered * s.duration / s.connections) + 64;
   std::vector<std::vector<std::string>> pools(miners.size());
   const auto sign0 = steady::now();
   for (std::size_t i = 0; i < miners.size(); ++i)
@@ -284,26 +384,36 @@ int throughput(const settings& s) {
     std::this_thread::sleep_for(10ms);
   }
 
+  shared_state st;  // outlives the io_context and the coroutine frames it destroys
   net::io_context ioc(1);
-  shared_state st;
   for (std::size_t i = 0; i < miners.size(); ++i)
-    net::co_spawn(ioc, miner(port, miners[i], *validator, std::move(pools[i]), s, st, g),
-                  [&st](const std::exception_ptr& e) {
-                    if (e && !st.done) {
-                      try {
-                        std::rethrow_exception(e);
-                      } catch (const std::exception& x) {
-                        std::cerr << "bettensor-bench: connection failed: " << x.what() << '\n';
-                      }
-                    }
-                  });
+    net::co_spawn(
+        ioc, miner(port, miners[i], *validator, std::move(pools[i]), s, st, g, static_cast<int>(i)),
+        [&st](const std::exception_ptr& e) {
+          if (e && !st.done) {
+            try {
+              std::rethrow_exception(e);
+            } catch (const std::exception& x) {
+              std::cerr << "bettensor-bench: connection failed: " << x.what() << '\n';
+            }
+          }
+        });
   std::thread driver([&] {
     while (st.ready < s.connections) std::this_thread::sleep_for(5ms);
     const double server0 = cpu_seconds(server.pid());
     const double client0 = own_cpu_seconds();
     const auto t0 = steady::now();
+    st.t0 = t0;
     st.measuring = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(s.duration));
+    if (s.mode == "latency") {
+      // The writers stop at the end by themselves; give the last answers time to arrive, then
+      // end every connection (a reader may be waiting for nothing).
+      std::this_thread::sleep_for(1s);
+      st.done = true;
+      ioc.stop();
+      return;
+    }
     st.done = true;
     const double elapsed = std::chrono::duration<double>(steady::now() - t0).count();
     const double server_cpu = cpu_seconds(server.pid()) - server0;
@@ -349,6 +459,7 @@ int throughput(const settings& s) {
   });
   ioc.run();
   driver.join();
+  if (s.mode == "latency") print_latency(s, st);
   std::error_code ec;
   fs::remove_all(dir, ec);
   return st.bad == 0 && st.confirmed > 0 ? 0 : 1;
@@ -358,12 +469,15 @@ int throughput(const settings& s) {
 
 int main(int argc, char** argv) try {
   po::options_description flags("Load");
-  flags.add_options()("mode", po::value<std::string>()->default_value("throughput"),
-                      "throughput: C connections each keeping W predictions in flight")(
+  flags.add_options()(
+      "mode", po::value<std::string>()->default_value("throughput"),
+      "throughput: C connections each keeping W predictions in flight; latency: a fixed offered "
+      "rate, open loop, latency percentiles from the intended send time")(
+      "rate", po::value<double>()->default_value(2000), "latency mode: predictions/s offered")(
       "connections", po::value<int>()->default_value(50), "C: miner connections")(
       "inflight", po::value<int>()->default_value(8), "W: predictions in flight per connection")(
       "duration", po::value<double>()->default_value(10), "seconds measured")(
-      "quick", po::bool_switch(), "a short smoke run (5 connections, 2 s)")(
+      "quick", po::bool_switch(), "a short smoke run of each mode (5 connections, a few seconds)")(
       "verify_sample", po::value<double>()->default_value(0.01),
       "share of confirmations whose signature the load generator verifies (0 to 1)")(
       "validator_bin", po::value<std::string>(),
@@ -379,8 +493,11 @@ int main(int argc, char** argv) try {
   if (!vm_opt) return 0;
   const auto& vm = *vm_opt;
   settings s;
-  if (vm["mode"].as<std::string>() != "throughput")
-    throw cli::usage_error("--mode: only throughput is implemented so far");
+  s.mode = vm["mode"].as<std::string>();
+  if (s.mode != "throughput" && s.mode != "latency")
+    throw cli::usage_error("--mode must be throughput or latency (got '" + s.mode + "')");
+  s.rate = vm["rate"].as<double>();
+  if (!(s.rate > 0 && s.rate <= 1e6)) throw cli::usage_error("--rate must be between 0 and 1e6");
   s.connections = vm["connections"].as<int>();
   s.inflight = vm["inflight"].as<int>();
   s.duration = cli::positive_seconds(vm, "duration");
@@ -391,10 +508,12 @@ int main(int argc, char** argv) try {
     throw cli::usage_error("--inflight must be between 1 and 1000");
   if (!(s.verify_sample >= 0 && s.verify_sample <= 1))
     throw cli::usage_error("--verify_sample must be between 0 and 1");
-  if (vm["quick"].as<bool>()) {
+  const bool quick = vm["quick"].as<bool>();
+  if (quick) {  // both modes, briefly, every confirmation verified
     s.connections = 5;
     s.duration = 2;
     s.verify_sample = 1;
+    s.mode = "throughput";
   }
   if (vm.count("json") != 0) s.json_out = vm["json"].as<std::string>();
   if (vm.count("validator_bin") != 0) {
@@ -407,7 +526,14 @@ int main(int argc, char** argv) try {
   }
   if (!fs::exists(s.validator_bin))
     throw cli::usage_error("--validator_bin: " + s.validator_bin.string() + " does not exist");
-  return throughput(s);
+  int rc = run(s);
+  if (quick) {
+    s.mode = "latency";
+    s.rate = 500;
+    s.duration = 1;
+    rc = std::max(rc, run(s));
+  }
+  return rc;
 } catch (const cli::usage_error& e) {
   std::cerr << "bettensor-bench: " << e.what() << " (see --help)\n";
   return cli::usage_exit_code;
