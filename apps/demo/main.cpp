@@ -632,9 +632,7 @@ int main(int argc, char** argv) try {
   if (s.miners < 1 || s.miners > 16) throw cli::usage_error("--miners must be between 1 and 16");
   s.games = vm["games"].as<int>();
   if (s.games < 1 || s.games > 50) throw cli::usage_error("--games must be between 1 and 50");
-  const int port = vm["port"].as<int>();
-  if (port < 0 || port > 65535) throw cli::usage_error("--port must be between 0 and 65535");
-  s.port = static_cast<std::uint16_t>(port);
+  s.port = cli::port(vm, "port");
   if (vm.count("workdir") != 0) s.workdir = cli::expand_user(vm["workdir"].as<std::string>());
   if (s.run == mode::miner && !s.workdir)
     throw cli::usage_error("--mode=miner needs --workdir of a running --mode=validator demo");

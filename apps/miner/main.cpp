@@ -117,10 +117,7 @@ int main(int argc, char** argv) try {
   if (vm.count("metagraph.file") != 0) opts.metagraph_file = vm["metagraph.file"].as<std::string>();
   if (opts.validators.empty() && !opts.metagraph_file)
     throw cli::usage_error("give --validator and/or --metagraph.file: no validator to deliver to");
-  const int ws_port = vm["metagraph.ws_port"].as<int>();
-  if (ws_port < 0 || ws_port > 65535)
-    throw cli::usage_error("--metagraph.ws_port must be between 0 and 65535");
-  opts.metagraph_ws_port = static_cast<std::uint16_t>(ws_port);
+  opts.metagraph_ws_port = cli::port(vm, "metagraph.ws_port");
 
   opts.websocket_enabled = vm["websocket_enabled"].as<bool>();
   opts.link.heartbeat_interval =
@@ -148,11 +145,7 @@ int main(int argc, char** argv) try {
   if (!(opts.wager > 0)) throw cli::usage_error("--wager must be positive");
   opts.model_name = vm["model_name"].as<std::string>();
   opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
-  if (vm.count("api.port") != 0) {
-    const int p = vm["api.port"].as<int>();
-    if (p < 0 || p > 65535) throw cli::usage_error("--api.port must be between 0 and 65535");
-    opts.api_port = static_cast<std::uint16_t>(p);
-  }
+  if (vm.count("api.port") != 0) opts.api_port = cli::port(vm, "api.port");
   opts.api_address = vm["api.address"].as<std::string>();
   const int threads = cli::positive_int(vm, "threads");
 
@@ -176,11 +169,7 @@ int main(int argc, char** argv) try {
   }
 
   std::optional<std::uint16_t> metrics_port;
-  if (vm.count("metrics.port") != 0) {
-    const int p = vm["metrics.port"].as<int>();
-    if (p < 0 || p > 65535) throw cli::usage_error("--metrics.port must be between 0 and 65535");
-    metrics_port = static_cast<std::uint16_t>(p);
-  }
+  if (vm.count("metrics.port") != 0) metrics_port = cli::port(vm, "metrics.port");
   if (vm["check-config"].as<bool>()) {
     std::cout << "bettensor-miner: configuration OK: hotkey " << identity->ss58 << ", "
               << opts.validators.size() << " validators from --validator"

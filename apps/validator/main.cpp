@@ -126,10 +126,7 @@ int main(int argc, char** argv) try {
   auto& s = opts.server;
   s.websocket_enabled = vm["websocket.enabled"].as<bool>();
   s.address = vm["websocket.address"].as<std::string>();
-  const int port = vm["websocket.port"].as<int>();
-  if (port < 0 || port > 65535)
-    throw cli::usage_error("--websocket.port must be between 0 and 65535");
-  s.port = static_cast<std::uint16_t>(port);
+  s.port = cli::port(vm, "websocket.port");
   s.heartbeat_interval =
       std::chrono::seconds(cli::positive_int(vm, "websocket.heartbeat_interval"));
   s.connection_timeout =
@@ -175,11 +172,7 @@ int main(int argc, char** argv) try {
   if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
 
   std::optional<std::uint16_t> metrics_port;
-  if (vm.count("metrics.port") != 0) {
-    const int p = vm["metrics.port"].as<int>();
-    if (p < 0 || p > 65535) throw cli::usage_error("--metrics.port must be between 0 and 65535");
-    metrics_port = static_cast<std::uint16_t>(p);
-  }
+  if (vm.count("metrics.port") != 0) metrics_port = cli::port(vm, "metrics.port");
   if (vm["check-config"].as<bool>()) {
     check_files(opts);
     std::cout << "bettensor-validator: configuration OK: hotkey " << identity->ss58 << ", port "

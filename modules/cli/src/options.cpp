@@ -46,6 +46,13 @@ int positive_int(const po::variables_map& vm, const std::string& flag) {
   return v;
 }
 
+std::uint16_t port(const po::variables_map& vm, const std::string& flag) {
+  const int v = vm[flag].as<int>();
+  if (v < 0 || v > 65535)
+    throw usage_error("--" + flag + " must be between 0 and 65535 (got " + std::to_string(v) + ")");
+  return static_cast<std::uint16_t>(v);
+}
+
 double positive_seconds(const po::variables_map& vm, const std::string& flag) {
   const double v = vm[flag].as<double>();
   if (!(v > 0) || v > 1e7)

@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <stdexcept>
@@ -36,6 +37,9 @@ std::optional<po::variables_map> parse(int argc, const char* const* argv, const 
 
 /// The value of an int flag that must be > 0; usage_error naming the flag otherwise.
 int positive_int(const po::variables_map& vm, const std::string& flag);
+
+/// The value of a port flag (0 to 65535; 0 lets the kernel pick); usage_error naming the flag.
+std::uint16_t port(const po::variables_map& vm, const std::string& flag);
 
 /// The value of a seconds flag (a number, fractions allowed) that must be > 0.
 double positive_seconds(const po::variables_map& vm, const std::string& flag);
