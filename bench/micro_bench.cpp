@@ -3,6 +3,9 @@
 // Run: build/bench/bettensor-microbench   (see README "Micro benchmarks")
 #include <benchmark/benchmark.h>
 
+#include <sodium.h>
+
+#include "bettensor/crypto/ristretto_vartime.hpp"
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
@@ -46,7 +49,8 @@ protocol::team_game_prediction sample_prediction() {
   p.game_id = "nfl-2026-w13-kc-lv";
   p.miner_uid = "7";
   p.prediction_date = "2026-11-29T19:59:58.765432+00:00";
-  p.predicted_outcome = p.team_a = "Kansas City Chiefs";
+  p.team_a = "Kansas City Chiefs";
+  p.predicted_outcome = p.team_a;
   p.team_b = "Las Vegas Raiders";
   p.predicted_odds = p.team_a_odds = 1.45;
   p.team_b_odds = 2.8;
@@ -76,6 +80,38 @@ void BM_Sr25519Verify(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Sr25519Verify);
+
+// The group operation inside verification, s*B - k*A: the variable-time double-base pass that
+// verify uses, against the same result from libsodium's constant-time operations.
+struct group_inputs {
+  std::array<std::uint8_t, 32> s{}, k{}, a{};
+  group_inputs() {
+    crypto_core_ristretto255_scalar_random(s.data());
+    crypto_core_ristretto255_scalar_random(k.data());
+    crypto_core_ristretto255_random(a.data());
+  }
+};
+
+void BM_VerifyGroupOpVartime(benchmark::State& state) {
+  const group_inputs in;
+  for (auto _ : state) benchmark::DoNotOptimize(crypto::vartime::base_mul_sub(in.s, in.k, in.a));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyGroupOpVartime);
+
+void BM_VerifyGroupOpLibsodium(benchmark::State& state) {
+  const group_inputs in;
+  std::array<std::uint8_t, 32> sb{}, ka{}, out{};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(crypto_core_ristretto255_is_valid_point(in.a.data()));
+    crypto_scalarmult_ristretto255_base(sb.data(), in.s.data());
+    benchmark::DoNotOptimize(crypto_scalarmult_ristretto255(ka.data(), in.k.data(), in.a.data()));
+    crypto_core_ristretto255_sub(out.data(), sb.data(), ka.data());
+    benchmark::DoNotOptimize(out);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_VerifyGroupOpLibsodium);
 
 void BM_CanonicalGameUpdate50(benchmark::State& state) {
   const boost::json::value data = protocol::to_json(fifty_games());

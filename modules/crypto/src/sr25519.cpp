@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "bettensor/crypto/merlin.hpp"
+#include "bettensor/crypto/ristretto_vartime.hpp"
 #include "sodium_init.hpp"
 
 namespace bettensor::crypto {
@@ -210,7 +211,6 @@ verify_result verify_detailed(std::initializer_list<bytes_view> message, bytes_v
   std::memcpy(s.data(), sig.data() + 32, 32);
   s[31] &= 0x7f;
   if (!is_canonical_scalar(s.data())) return verify_result::scalar_format;
-  if (crypto_core_ristretto255_is_valid_point(key.data()) != 1) return verify_result::invalid_key;
   if (sodium_is_zero(key.data(), key.size()) != 0) return verify_result::identity_key;
 
   public_key a{};
@@ -220,18 +220,11 @@ verify_result verify_detailed(std::initializer_list<bytes_view> message, bytes_v
   std::array<std::uint8_t, 32> k{};
   challenge_scalar(t, k.data());
 
-  // R' = s*B - k*A. The multiplications return -1 when the product is the identity point;
-  // its encoding is 32 zero bytes, which is what the subtraction then needs.
-  std::array<std::uint8_t, 32> sb{};
-  std::array<std::uint8_t, 32> ka{};
-  std::array<std::uint8_t, 32> r_prime{};
-  if (crypto_scalarmult_ristretto255_base(sb.data(), s.data()) != 0) sb.fill(0);
-  if (crypto_scalarmult_ristretto255(ka.data(), k.data(), a.data()) != 0) ka.fill(0);
-  if (crypto_core_ristretto255_sub(r_prime.data(), sb.data(), ka.data()) != 0) {
-    return verify_result::equation_false;
-  }
-  return sodium_memcmp(r_prime.data(), sig.data(), 32) == 0 ? verify_result::valid
-                                                            : verify_result::equation_false;
+  // R' = s*B - k*A, in variable time: every input is public.
+  const auto r_prime = vartime::base_mul_sub(s, k, a);
+  if (!r_prime) return verify_result::invalid_key;
+  return std::memcmp(r_prime->data(), sig.data(), 32) == 0 ? verify_result::valid
+                                                           : verify_result::equation_false;
 }
 
 bool verify_bittensor(bytes_view message, bytes_view sig, bytes_view key) noexcept {
