@@ -15,10 +15,10 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "asio_support.hpp"
 #include "bettensor/protocol/json.hpp"
@@ -43,6 +43,39 @@ std::string json_error_body(std::string_view message) {
 }  // namespace
 
 class ws_session;
+
+// Frames waiting to be written, in three priority lanes. A lane is a vector read from a moving
+// head and cleared once drained, so an idle connection holds no queue memory at all (a
+// std::deque allocates a block per lane even when empty).
+class frame_lanes {
+ public:
+  void push(priority p, frame_ptr f) {
+    lanes_[static_cast<std::size_t>(p)].items.push_back(std::move(f));
+  }
+  [[nodiscard]] bool empty(priority p) const { return lanes_[static_cast<std::size_t>(p)].empty(); }
+  // The next frame by priority, or null when every lane is empty.
+  frame_ptr pop() {
+    for (auto& lane : lanes_) {
+      if (lane.empty()) continue;
+      frame_ptr f = std::move(lane.items[lane.head++]);
+      if (lane.head == lane.items.size()) {
+        lane.items.clear();
+        lane.head = 0;
+        if (lane.items.capacity() > 64) lane.items.shrink_to_fit();  // after a burst
+      }
+      return f;
+    }
+    return nullptr;
+  }
+
+ private:
+  struct lane {
+    std::vector<frame_ptr> items;
+    std::size_t head = 0;
+    [[nodiscard]] bool empty() const { return head == items.size(); }
+  };
+  std::array<lane, 3> lanes_;
+};
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   impl(net::io_context& io, server_config c, crypto::hotkey id,
@@ -146,14 +179,13 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
 
   void enqueue(frame_ptr frame, priority p) {
     if (close_ || dead_) return;
-    auto& q = queues_[static_cast<std::size_t>(p)];
     if (queued_ >= srv_->cfg.send_queue_frames) {
       spdlog::warn("Closing slow consumer {} (UID: {}): {} frames queued", hotkey_, uid_, queued_);
       srv_->m->slow_consumer_drops->Increment();
       request_close(close_code::policy, "Slow consumer");
       return;
     }
-    q.push_back(std::move(frame));
+    queue_.push(p, std::move(frame));
     ++queued_;
     srv_->m->send_queue_frames->Increment();
     wake_.cancel_one();
@@ -215,7 +247,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   steady::time_point last_refill_;
   std::size_t invalid_frames_ = 0;
 
-  std::array<std::deque<frame_ptr>, 3> queues_;
+  frame_lanes queue_;
   std::size_t queued_ = 0;
   std::optional<websocket::close_reason> close_;
   std::optional<metrics::close_reason> end_reason_;  // the first reason this side gave
@@ -239,12 +271,16 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   t.keep_alive_pings = false;
   ws.set_option(t);
   ws.read_message_max(self->srv_->cfg.max_message_bytes);
+  // One frame per message: Beast would otherwise cut a 20 KB game update into 4 KB frames, a
+  // write (and a system call) each, for every recipient.
+  ws.auto_fragment(false);
   ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "bettensor-validator"); }));
   if (auto [ec] = co_await ws.async_accept(req, use_nothrow); ec) {
     spdlog::debug("WebSocket upgrade from {} failed: {}", self->remote_, ec.message());
     co_return;
   }
+  req = {};  // this frame lives as long as the connection: do not keep the headers
   const bool admitted = self->srv_->admit(self);
   auto* m = self->srv_->m;
   m->connections_opened->Increment();
@@ -361,23 +397,20 @@ void ws_session::handle_frame(std::string_view text) {
 
 // The only caller of write and close on this stream.
 net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
-  auto& q = self->queues_;
+  auto& q = self->queue_;
   for (;;) {
     if (self->dead_) co_return;
-    const bool urgent_pending = !q[0].empty();
-    if (self->close_ && !urgent_pending) {
+    if (self->close_ && q.empty(priority::urgent)) {
       auto [ec] = co_await self->ws_.async_close(*self->close_, use_nothrow);
       if (ec) beast::get_lowest_layer(self->ws_).socket().close();
       co_return;
     }
-    auto* next = urgent_pending ? &q[0] : !q[1].empty() ? &q[1] : !q[2].empty() ? &q[2] : nullptr;
-    if (next == nullptr) {
+    frame_ptr frame = q.pop();
+    if (!frame) {
       self->wake_.expires_at(steady::time_point::max());
       co_await self->wake_.async_wait(use_nothrow);
       continue;
     }
-    frame_ptr frame = std::move(next->front());
-    next->pop_front();
     --self->queued_;
     auto* m = self->srv_->m;
     m->send_queue_frames->Decrement();
@@ -543,6 +576,7 @@ net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tc
         break;
       }
       auto session = std::make_shared<ws_session>(self, std::move(stream), std::move(remote_text));
+      buffer = beast::flat_buffer();  // a client sends nothing more before the 101 answer
       co_await ws_session::run(std::move(session), std::move(req));
       co_return;
     }
