@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 
@@ -76,6 +78,25 @@ TEST(ReplayGuard, MemoryIsBounded) {
   const auto later = start + 301s;
   EXPECT_TRUE(guard.check_and_record("alice", "one-more", later, later));
   EXPECT_EQ(guard.size(), 1u);
+}
+
+// Frames arrive with their senders' own clocks, so expiry times come in any order.
+TEST(ReplayGuard, NoncesExpireByTheirOwnTimeInAnyOrder) {
+  replay_guard guard({.window = 100s, .max_nonces_per_sender = 1000, .max_nonce_length = 32});
+  const auto now = now_utc();
+  const std::array offsets = {50, -40, 10, -90, 0, 30, -10};  // message time - now, seconds
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    ASSERT_TRUE(guard.check_and_record("alice", "n" + std::to_string(i),
+                                       now + std::chrono::seconds(offsets[i]), now));
+  }
+  // 65 s later, exactly the nonces whose time + window has passed are forgotten.
+  const auto later = now + 65s;
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    const bool expired = offsets[i] + 100 < 65;
+    EXPECT_EQ(static_cast<bool>(guard.check("alice", "n" + std::to_string(i), later)), expired)
+        << "offset " << offsets[i];
+  }
+  EXPECT_EQ(guard.size(), 5u);  // -90 and -40 are gone
 }
 
 }  // namespace

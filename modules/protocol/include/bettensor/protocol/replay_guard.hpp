@@ -1,15 +1,20 @@
 // Remembers the nonces each sender used within the timestamp window, so a captured frame cannot
 // be replayed. Memory is bounded: nonces expire with the window, and each sender has a cap.
+// A nonce is kept as a 128-bit keyed digest (SipHash-2-4 with a key drawn at start), about 40
+// bytes each with its expiry, so 10,000 miners answering heartbeats cost little.
 #pragma once
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 #include "bettensor/protocol/error.hpp"
 #include "bettensor/protocol/timestamp.hpp"
@@ -25,7 +30,7 @@ class replay_guard {
   };
 
   replay_guard() : replay_guard(limits{}) {}
-  explicit replay_guard(limits l) : limits_(l) {}
+  explicit replay_guard(limits l);
 
   /// True if `nonce` has not been used by `sender` within the window. Does not record it.
   [[nodiscard]] result<void> check(std::string_view sender, std::string_view nonce, timestamp now);
@@ -40,20 +45,30 @@ class replay_guard {
   [[nodiscard]] std::size_t size() const;
 
  private:
+  struct digest {
+    std::uint64_t lo = 0;
+    std::uint64_t hi = 0;
+    bool operator==(const digest&) const = default;
+  };
+  struct digest_hash {
+    std::size_t operator()(const digest& d) const noexcept { return d.lo; }  // already uniform
+  };
   struct entry {
     timestamp expires;
-    std::string nonce;
-    bool operator>(const entry& o) const { return expires > o.expires; }
+    digest nonce;
   };
   struct sender_state {
-    std::unordered_set<std::string> seen;
-    std::priority_queue<entry, std::vector<entry>, std::greater<>> expiry;
+    boost::unordered_flat_set<digest, digest_hash> seen;
+    std::vector<entry> expiry;  // a min-heap on `expires`
   };
 
-  result<void> check_locked(sender_state* st, std::string_view nonce, timestamp now);
+  [[nodiscard]] digest digest_of(std::string_view nonce) const;
+  result<void> check_locked(sender_state* st, std::string_view nonce, const digest& d,
+                            timestamp now);
   void expire(sender_state& st, timestamp now);
 
   limits limits_;
+  std::array<std::uint8_t, 16> key_{};
   mutable std::mutex mutex_;
   std::unordered_map<std::string, sender_state> senders_;
   std::size_t total_ = 0;
