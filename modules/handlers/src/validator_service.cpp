@@ -386,7 +386,11 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   if (s.opts.admin_token_file) s.admin_token = read_token(*s.opts.admin_token_file);
   try {
     s.store = std::make_unique<storage::validator_store>(
-        storage::validator_store::options{s.opts.db_path, s.opts.daily_wager_limit, 512});
+        storage::validator_store::options{s.opts.db_path, s.opts.daily_wager_limit, 512},
+        [m = s.m](std::size_t batch, double seconds) {
+          m->storage_batch_predictions->Observe(static_cast<double>(batch));
+          m->storage_commit_seconds->Observe(seconds);
+        });
   } catch (const storage::storage_error& e) {
     throw startup_error(std::string("--db.path: ") + e.what());
   }

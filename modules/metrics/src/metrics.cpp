@@ -285,6 +285,19 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                                "connected miner")
                            .Register(r)
                            .Add({}, latency_buckets());
+  storage_commit_seconds = &BuildHistogram()
+                                .Name("bettensor_storage_commit_duration_seconds")
+                                .Help(
+                                    "Time to decide and durably commit one batch of predictions "
+                                    "(one SQLite transaction, fsync included)")
+                                .Register(r)
+                                .Add({}, latency_buckets());
+  storage_batch_predictions =
+      &BuildHistogram()
+           .Name("bettensor_storage_batch_predictions")
+           .Help("Predictions decided and committed together in one transaction")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
   broadcasts = &BuildCounter()
                     .Name("bettensor_broadcasts_total")
                     .Help("Game-update broadcasts")

@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -65,8 +66,10 @@ std::string utc_day(protocol::timestamp t) {
 }
 
 struct validator_store::impl {
-  explicit impl(options o)
-      : opts(std::move(o)), db(detail::open_database(opts.path, schema, schema_version)) {
+  impl(options o, commit_observer observer)
+      : opts(std::move(o)),
+        on_commit(std::move(observer)),
+        db(detail::open_database(opts.path, schema, schema_version)) {
     find_verdict.emplace(db, "SELECT accepted, message FROM predictions WHERE prediction_id = ?");
     find_total.emplace(db, "SELECT total FROM daily_wagers WHERE miner_hotkey = ? AND utc_day = ?");
     insert_prediction.emplace(db,
@@ -110,10 +113,15 @@ struct validator_store::impl {
     std::vector<verdict> out;
     out.reserve(batch.size());
     try {
+      const auto t0 = std::chrono::steady_clock::now();
       SQLite::Transaction tx(db);
       for (auto& r : batch) out.push_back(decide(r));
       tx.commit();
       batches.fetch_add(1, std::memory_order_relaxed);
+      if (on_commit) {
+        on_commit(batch.size(),
+                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      }
     } catch (const std::exception& e) {
       std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(),
                    e.what());
@@ -162,6 +170,7 @@ struct validator_store::impl {
   }
 
   options opts;
+  commit_observer on_commit;
   SQLite::Database db;
   std::optional<SQLite::Statement> find_verdict;
   std::optional<SQLite::Statement> find_total;
@@ -180,7 +189,8 @@ struct validator_store::impl {
   std::thread worker;
 };
 
-validator_store::validator_store(options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+validator_store::validator_store(options opts, commit_observer on_commit)
+    : impl_(std::make_unique<impl>(std::move(opts), std::move(on_commit))) {}
 
 validator_store::~validator_store() {
   {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <numeric>
 #include <thread>
 
 #include "bettensor/storage/validator_store.hpp"
@@ -23,7 +24,13 @@ class StoreTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  validator_store::options opts() const { return {dir_ / "validator.db", 1000.0, 512}; }
+  validator_store::options opts() const { return at(dir_ / "validator.db"); }
+  static validator_store::options at(std::filesystem::path path) {
+    validator_store::options o;
+    o.path = std::move(path);
+    o.daily_wager_limit = 1000.0;
+    return o;
+  }
 
   static protocol::team_game_prediction prediction(std::string id, double wager) {
     protocol::team_game_prediction p;
@@ -111,7 +118,11 @@ TEST_F(StoreTest, RestartKeepsPredictionsTotalsAndGames) {
 }
 
 TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
-  validator_store s(opts());
+  std::vector<std::size_t> batch_sizes;  // written on the storage thread, read after flush()
+  validator_store s(opts(), [&batch_sizes](std::size_t n, double seconds) {
+    EXPECT_GE(seconds, 0.0);
+    batch_sizes.push_back(n);
+  });
   constexpr int threads = 4;
   constexpr int per_thread = 250;
   std::atomic<int> accepted{0};
@@ -144,6 +155,11 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
   EXPECT_EQ(s.accepted_count(), static_cast<std::size_t>(threads * per_thread + 1));
   EXPECT_GE(s.batches_committed(), 2u);
   EXPECT_LE(s.batches_committed(), 3u);
+  // Every commit was reported with its size.
+  ASSERT_EQ(batch_sizes.size(), s.batches_committed());
+  EXPECT_EQ(std::accumulate(batch_sizes.begin(), batch_sizes.end(), std::size_t{0}),
+            static_cast<std::size_t>(threads * per_thread + 1));
+  for (const auto n : batch_sizes) EXPECT_LE(n, 512u);
 }
 
 TEST_F(StoreTest, CorruptFileStopsTheStart) {
@@ -157,9 +173,9 @@ TEST_F(StoreTest, CorruptFileStopsTheStart) {
 }
 
 TEST_F(StoreTest, UnwritableLocationStopsTheStart) {
-  EXPECT_THROW(validator_store({dir_ / "missing-dir" / "validator.db"}), storage_error);
+  EXPECT_THROW(validator_store(at(dir_ / "missing-dir" / "validator.db")), storage_error);
   fs::create_directory(dir_ / "a-directory");
-  EXPECT_THROW(validator_store({dir_ / "a-directory"}), storage_error);
+  EXPECT_THROW(validator_store(at(dir_ / "a-directory")), storage_error);
 }
 
 }  // namespace

@@ -148,6 +148,8 @@ struct validator_metrics {
   prometheus::Counter* slow_consumer_drops;
   prometheus::Counter* invalid_frames;
   prometheus::Counter* http_prediction_requests;
+  prometheus::Histogram* storage_commit_seconds;
+  prometheus::Histogram* storage_batch_predictions;
 };
 
 /// The miner.

@@ -50,10 +50,13 @@ class validator_store {
     double daily_wager_limit = 1000.0;
     std::size_t max_batch = 512;
   };
+  /// Called on the storage thread after each committed batch: its size and the seconds spent
+  /// deciding and committing it.
+  using commit_observer = std::function<void(std::size_t, double)>;
 
   /// Opens or creates the database and checks it (quick_check, writable). Throws storage_error
   /// with a message naming the file otherwise: it never silently starts empty.
-  explicit validator_store(options opts);
+  explicit validator_store(options opts, commit_observer on_commit = {});
   /// Finishes every submitted prediction, then closes the database.
   ~validator_store();
   validator_store(const validator_store&) = delete;
