@@ -1,0 +1,134 @@
+// Shared pieces of bettensor-bench: settings, the world a run sets up (keys, metagraph, games,
+// the validator child process), /proc readers and table printing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bettensor/crypto/wallet.hpp"
+#include "bettensor/protocol/messages.hpp"
+
+namespace bettensor::bench {
+
+namespace fs = std::filesystem;
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using steady = std::chrono::steady_clock;
+using ws_stream = beast::websocket::stream<beast::tcp_stream>;
+
+struct settings {
+  std::string mode = "throughput";
+  double rate = 2000;  // latency mode: predictions per second offered, in total
+  int connections = 50;
+  int inflight = 8;
+  double duration = 10;
+  double verify_sample = 0.01;
+  int idle = 0;                // latency mode: extra authenticated connections that only listen
+  double broadcast_every = 0;  // latency mode: seconds between 50-game broadcasts (0: none)
+  std::vector<int> steps;      // connections / broadcast modes: connection counts
+  int games = 50;              // broadcast mode: games per update
+  int rounds = 5;              // broadcast mode: updates per step
+  double hold = 0;             // connections mode: seconds held at each step
+  int heartbeat_interval = 0;  // validator's --websocket.heartbeat_interval (0: mode default)
+  int threads = 0;             // validator's --threads (0: its default)
+  fs::path validator_bin;
+  std::optional<fs::path> db_dir;  // where the validator's SQLite file goes (default: temp dir)
+  std::optional<fs::path> json_out;
+};
+
+// CPU seconds (user + system) of a process, from /proc/<pid>/stat.
+double cpu_seconds(pid_t pid);
+// Resident set size of a process in bytes, from /proc/<pid>/status.
+double rss_bytes(pid_t pid);
+// CPU seconds of this process.
+double own_cpu_seconds();
+
+// One sr25519 verify plus one sign on a prediction-sized message, measured in this process.
+double crypto_floor_seconds();
+
+// A game with this id, starting tomorrow; `odds_shift` makes otherwise equal sets differ.
+protocol::team_game make_game(const std::string& id, double odds_shift = 0);
+// A signed prediction envelope on `g`, numbered n (its prediction_id ends in "-n").
+std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
+                             const protocol::team_game& g);
+
+// Percentile of sorted values (p in 0..100).
+double percentile(const std::vector<double>& sorted, double p);
+
+// The validator under test, as a child process; SIGTERM and reaped on destruction.
+class validator_process {
+ public:
+  validator_process(const fs::path& bin, std::vector<std::string> args);
+  validator_process(const validator_process&) = delete;
+  validator_process& operator=(const validator_process&) = delete;
+  ~validator_process();
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Everything a run needs: a temp dir with the validator's wallet, `miner_count` miner keys in
+// its metagraph, a games file, an admin token, and the validator started on a free port.
+class world {
+ public:
+  world(const settings& s, int miner_count, std::vector<std::string> extra_validator_args = {});
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+  ~world();
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] pid_t server_pid() const { return server_->pid(); }
+  [[nodiscard]] const crypto::hotkey& validator() const { return *validator_; }
+  [[nodiscard]] const std::vector<crypto::hotkey>& miners() const { return miners_; }
+  [[nodiscard]] const protocol::team_game& game() const { return game_; }
+  [[nodiscard]] const std::string& admin_token() const { return token_; }
+
+ private:
+  fs::path dir_;
+  std::optional<fs::path> db_dir_;
+  std::optional<crypto::hotkey> validator_;
+  std::vector<crypto::hotkey> miners_;
+  protocol::team_game game_;
+  std::string token_;
+  std::uint16_t port_ = 0;
+  std::optional<validator_process> server_;
+};
+
+// Opens a WebSocket to the validator, authenticates as `key`, and reads until the welcome and
+// the current games have arrived. TCP_NODELAY is set, as a miner does.
+net::awaitable<void> connect_miner(ws_stream& ws, std::uint16_t port, const crypto::hotkey& key);
+
+// POST /games with the admin token; returns the HTTP status. Blocking, on its own socket.
+int post_games(std::uint16_t port, const std::string& token, const std::string& body);
+// A JSON array for POST /games: `count - 1` games whose ids start with "r<round>-", then
+// `kept` (the game the predictions are about, so they stay valid across updates).
+std::string games_body(int round, int count, const protocol::team_game& kept);
+
+// GET `path` from the validator; the body, or empty on a non-200 answer. Blocking.
+std::string http_get(std::uint16_t port, const std::string& path);
+// From a Prometheus text exposition, the value of the series named exactly `name` (0 if absent).
+double metric_value(const std::string& exposition, const std::string& name);
+
+// Writes `result` to --json when given.
+void write_json(const settings& s, const boost::json::object& result);
+
+// The modes; each returns the process exit code.
+int run_stream(const settings& s);       // throughput and latency
+int run_connections(const settings& s);  // idle connections, memory, heartbeats
+int run_broadcast(const settings& s);    // time for a games change to reach every miner
+int run_http(const settings& s);         // predictions through POST /predictions
+
+}  // namespace bettensor::bench

@@ -1,0 +1,359 @@
+// The throughput and latency modes: signed predictions over WebSocket.
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/protocol/signing.hpp"
+#include "fleet.hpp"
+
+namespace bettensor::bench {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct shared_state {
+  std::atomic<std::uint64_t> confirmed{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> verified{0};
+  std::atomic<std::uint64_t> bad{0};
+  std::atomic<int> ready{0};
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> done{false};
+  std::mutex first_rejection_mutex;
+  std::string first_rejection;    // the first non-success confirmation, shown in the table
+  steady::time_point t0;          // written before `measuring` is set
+  std::vector<double> latencies;  // latency mode; touched on the io thread only
+};
+
+// Latency mode: the n-th prediction of connection `index` is due at t0 + (n*C + index) / rate,
+// whatever happened before (open loop), and its latency is measured from that intended time,
+// so a stall shows up in the latencies instead of lowering the offered rate.
+struct paced {
+  std::vector<steady::time_point> intended;
+};
+
+net::awaitable<void> paced_writer(std::shared_ptr<ws_stream> ws, std::shared_ptr<paced> pace,
+                                  std::vector<std::string> frames, int index, const settings& s,
+                                  shared_state& st, const crypto::hotkey& key,
+                                  const protocol::team_game& g) {
+  auto ex = co_await net::this_coro::executor;
+  net::steady_timer timer(ex);
+  const double period = static_cast<double>(s.connections) / s.rate;
+  const auto end = st.t0 + std::chrono::duration_cast<steady::duration>(
+                               std::chrono::duration<double>(s.duration));
+  for (std::size_t n = 0;; ++n) {
+    const auto due =
+        st.t0 +
+        std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(
+            (static_cast<double>(n) + static_cast<double>(index) / s.connections) * period));
+    if (due >= end || st.done) co_return;
+    timer.expires_at(due);
+    co_await timer.async_wait(net::use_awaitable);
+    std::string frame = n < frames.size() ? std::move(frames[n]) : prediction_frame(key, n, g);
+    pace->intended.resize(n + 1);
+    pace->intended[n] = due;
+    co_await ws->async_write(net::buffer(frame), net::use_awaitable);
+  }
+}
+
+// One miner: authenticate, then keep `inflight` predictions outstanding (throughput) or send on
+// a schedule (latency) until told to stop.
+net::awaitable<void> miner(std::uint16_t port, const crypto::hotkey& key,
+                           const crypto::hotkey& validator, std::vector<std::string> frames,
+                           const settings& s, shared_state& st, const protocol::team_game& g,
+                           int index) {
+  auto ex = co_await net::this_coro::executor;
+  auto wsp = std::make_shared<ws_stream>(ex);
+  auto& ws = *wsp;
+  co_await connect_miner(ws, port, key);
+  ++st.ready;
+  net::steady_timer wait(ex);
+  while (!st.measuring) {
+    wait.expires_after(1ms);
+    co_await wait.async_wait(net::use_awaitable);
+  }
+  std::uint64_t next = 0;
+  const auto send_next = [&]() -> std::string {
+    if (next < frames.size()) return std::move(frames[next++]);
+    return prediction_frame(key, 1'000'000 + next++, g);  // the pool ran out: sign now
+  };
+  const bool open_loop = s.mode == "latency";
+  auto pace = std::make_shared<paced>();
+  if (open_loop) {
+    net::co_spawn(ex, paced_writer(wsp, pace, std::move(frames), index, s, st, key, g),
+                  net::detached);
+  } else {
+    for (int i = 0; i < s.inflight; ++i)
+      co_await ws.async_write(net::buffer(send_next()), net::use_awaitable);
+  }
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<double> coin(0, 1);
+  protocol::replay_guard nonces;
+  beast::flat_buffer buf;
+  for (;;) {
+    buf.clear();
+    co_await ws.async_read(buf, net::use_awaitable);
+    const std::string_view text(static_cast<const char*>(buf.cdata().data()), buf.size());
+    if (text.find("\"confirmation\"") == std::string_view::npos) continue;
+    if (coin(rng) < s.verify_sample) {  // check a sample end to end, signature included
+      const protocol::frame_expectations expect{validator.ss58,
+                                                &validator.keypair.public_key_bytes(),
+                                                protocol::now_utc(), 300s, &nonces};
+      (protocol::open_envelope(text, expect) ? st.verified : st.bad)++;
+    }
+    if (text.find("\"success\"") == std::string_view::npos) {
+      std::lock_guard lock(st.first_rejection_mutex);
+      if (st.first_rejection.empty()) st.first_rejection = std::string(text.substr(0, 300));
+    }
+    if (st.measuring) {
+      (text.find("\"success\"") != std::string_view::npos ? st.confirmed : st.rejected)++;
+    }
+    if (open_loop) {
+      const auto now = steady::now();
+      constexpr std::string_view key_text = "\"prediction_id\": \"";
+      const auto at = text.find(key_text);
+      const auto end = at == std::string_view::npos ? at : text.find('"', at + key_text.size());
+      const auto dash = at == std::string_view::npos ? at : text.rfind('-', end);
+      if (dash != std::string_view::npos) {
+        const auto n = std::stoull(std::string(text.substr(dash + 1, end - dash - 1)));
+        if (n < pace->intended.size())
+          st.latencies.push_back(std::chrono::duration<double>(now - pace->intended[n]).count());
+      }
+      if (st.done) break;
+      continue;
+    }
+    if (st.done) break;
+    co_await ws.async_write(net::buffer(send_next()), net::use_awaitable);
+  }
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws).socket().close(ignored);
+}
+
+void print_first_rejection(shared_state& st) {
+  std::lock_guard lock(st.first_rejection_mutex);
+  if (!st.first_rejection.empty())
+    std::printf("  first rejection: %s\n", st.first_rejection.c_str());
+}
+
+std::string sample_text(const shared_state& st) {
+  return std::to_string(st.verified.load()) + "/" +
+         std::to_string(st.verified.load() + st.bad.load());
+}
+
+// Storage batching as the validator's own metrics report it (whole run, warm-up included).
+struct storage_figures {
+  double predictions_per_commit = 0;
+  double commit_ms = 0;
+};
+
+storage_figures storage_from_metrics(std::uint16_t port) {
+  const std::string m = http_get(port, "/metrics");
+  const double commits = metric_value(m, "bettensor_storage_batch_predictions_count");
+  if (commits <= 0) return {};
+  return {metric_value(m, "bettensor_storage_batch_predictions_sum") / commits,
+          metric_value(m, "bettensor_storage_commit_duration_seconds_sum") / commits * 1e3};
+}
+
+void print_throughput(const settings& s, shared_state& st, double elapsed, double presign,
+                      double floor, double server_cpu, double client_cpu,
+                      const storage_figures& storage) {
+  const auto n = static_cast<double>(st.confirmed + st.rejected);
+  const double per = n > 0 ? server_cpu / n : 0;
+  std::printf(
+      "\nthroughput: %d connections, %d in flight each, %.1f s (method: predictions signed "
+      "beforehand, %.1f s;\nconfirmations counted while measuring; CPU from /proc; crypto "
+      "floor = one sr25519 sign + verify\nhere, the mean of a measurement before and one after "
+      "the run)\n",
+      s.connections, s.inflight, elapsed, presign);
+  std::printf("  %-32s %12.0f\n", "confirmed predictions/s", n / elapsed);
+  std::printf("  %-32s %12llu\n", "accepted", static_cast<unsigned long long>(st.confirmed));
+  std::printf("  %-32s %12llu\n", "rejected", static_cast<unsigned long long>(st.rejected));
+  std::printf("  %-32s %12.1f\n", "server CPU µs per prediction", per * 1e6);
+  std::printf("  %-32s %12.1f\n", "crypto floor µs (sign+verify)", floor * 1e6);
+  std::printf("  %-32s %12.2f\n", "crypto floor ratio", floor > 0 ? per / floor : 0);
+  std::printf("  %-32s %12.2f\n", "server cores busy", server_cpu / elapsed);
+  std::printf("  %-32s %12.2f\n", "load generator cores busy", client_cpu / elapsed);
+  std::printf("  %-32s %12.1f\n", "predictions per commit (mean)", storage.predictions_per_commit);
+  std::printf("  %-32s %12.2f\n", "commit ms (mean, fsync incl.)", storage.commit_ms);
+  std::printf("  %-32s %12s\n", "confirmations verified (sample)", sample_text(st).c_str());
+  print_first_rejection(st);
+  write_json(s, json::object{{"mode", "throughput"},
+                             {"connections", s.connections},
+                             {"inflight", s.inflight},
+                             {"seconds", elapsed},
+                             {"rate", n / elapsed},
+                             {"accepted", st.confirmed.load()},
+                             {"rejected", st.rejected.load()},
+                             {"server_cpu_us_per_prediction", per * 1e6},
+                             {"crypto_floor_us", floor * 1e6},
+                             {"crypto_floor_ratio", floor > 0 ? per / floor : 0},
+                             {"server_cores", server_cpu / elapsed},
+                             {"client_cores", client_cpu / elapsed},
+                             {"predictions_per_commit", storage.predictions_per_commit},
+                             {"commit_ms", storage.commit_ms},
+                             {"verified_sample", st.verified.load()},
+                             {"bad_sample", st.bad.load()}});
+}
+
+void print_latency(const settings& s, shared_state& st, const std::vector<double>& broadcasts,
+                   const storage_figures& storage) {
+  auto& l = st.latencies;
+  std::sort(l.begin(), l.end());
+  const auto ms = [&l](double p) { return percentile(l, p) * 1e3; };
+  std::printf(
+      "\nlatency: %.0f predictions/s offered open loop over %d connections for %.1f s (method: "
+      "each\nprediction has an intended send time; latency = confirmation received - intended "
+      "time)\n",
+      s.rate, s.connections, s.duration);
+  if (s.idle > 0) {
+    std::printf(
+        "  while %d more miners listen and a %d-game update is posted every %.1f s (%zu "
+        "broadcasts,\n  slowest reached every listener in %.1f ms)\n",
+        s.idle, s.games, s.broadcast_every, broadcasts.size(),
+        broadcasts.empty() ? 0.0 : *std::max_element(broadcasts.begin(), broadcasts.end()));
+  }
+  std::printf("  %-28s %10.0f\n", "offered", s.rate * s.duration);
+  std::printf("  %-28s %10zu\n", "confirmed", l.size());
+  for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
+                                {"p90 ms", 90.0},
+                                {"p99 ms", 99.0},
+                                {"p99.9 ms", 99.9},
+                                {"max ms", 100.0}})
+    std::printf("  %-28s %10.3f\n", name, ms(p));
+  std::printf("  %-28s %10.1f\n", "predictions per commit", storage.predictions_per_commit);
+  std::printf("  %-28s %10.2f\n", "commit ms (mean)", storage.commit_ms);
+  std::printf("  %-28s %10s\n", "confirmations verified", sample_text(st).c_str());
+  print_first_rejection(st);
+  write_json(s, json::object{{"mode", "latency"},
+                             {"rate", s.rate},
+                             {"connections", s.connections},
+                             {"idle", s.idle},
+                             {"broadcasts", broadcasts.size()},
+                             {"seconds", s.duration},
+                             {"confirmed", l.size()},
+                             {"p50_ms", ms(50)},
+                             {"p90_ms", ms(90)},
+                             {"p99_ms", ms(99)},
+                             {"p999_ms", ms(99.9)},
+                             {"max_ms", ms(100)},
+                             {"predictions_per_commit", storage.predictions_per_commit},
+                             {"commit_ms", storage.commit_ms}});
+}
+
+}  // namespace
+
+int run_stream(const settings& s) {
+  const bool latency = s.mode == "latency";
+  world w(s, s.connections + s.idle);
+  const std::vector<crypto::hotkey> senders(w.miners().begin(), w.miners().begin() + s.connections);
+  const std::vector<crypto::hotkey> listeners(w.miners().begin() + s.connections, w.miners().end());
+
+  // Sign the predictions before the clock starts, so the load generator measures the server.
+  const double offered = latency ? s.rate : 20000;
+  const auto per_conn = static_cast<std::size_t>(offered * s.duration / s.connections) + 64;
+  std::vector<std::vector<std::string>> pools(senders.size());
+  const auto sign0 = steady::now();
+  for (std::size_t i = 0; i < senders.size(); ++i)
+    for (std::size_t n = 0; n < per_conn; ++n)
+      pools[i].push_back(prediction_frame(senders[i], n, w.game()));
+  const double presign = std::chrono::duration<double>(steady::now() - sign0).count();
+  const double floor = crypto_floor_seconds();
+
+  // Listeners (latency mode with --idle) run on their own thread.
+  net::io_context listen_ioc(1);
+  auto listen_guard = net::make_work_guard(listen_ioc);
+  std::thread listen_thread([&] { listen_ioc.run(); });
+  fleet idle(listen_ioc, w.port(), listeners);
+  if (s.idle > 0) {
+    idle.grow(listeners.size());
+    if (!idle.wait_ready(listeners.size(), std::chrono::seconds(120)))
+      throw std::runtime_error("the idle miners could not all connect");
+  }
+
+  shared_state st;  // outlives the io_context and the coroutine frames it destroys
+  std::vector<double> broadcasts;
+  storage_figures storage;
+  net::io_context ioc(1);
+  for (std::size_t i = 0; i < senders.size(); ++i)
+    net::co_spawn(ioc,
+                  miner(w.port(), senders[i], w.validator(), std::move(pools[i]), s, st, w.game(),
+                        static_cast<int>(i)),
+                  [&st](const std::exception_ptr& e) {
+                    if (e && !st.done) {
+                      try {
+                        std::rethrow_exception(e);
+                      } catch (const std::exception& x) {
+                        std::cerr << "bettensor-bench: connection failed: " << x.what() << '\n';
+                      }
+                    }
+                  });
+  std::thread driver([&] {
+    while (st.ready < s.connections) std::this_thread::sleep_for(5ms);
+    const double server0 = cpu_seconds(w.server_pid());
+    const double client0 = own_cpu_seconds();
+    const auto t0 = steady::now();
+    st.t0 = t0;
+    st.measuring = true;
+    const auto end = t0 + std::chrono::duration_cast<steady::duration>(
+                              std::chrono::duration<double>(s.duration));
+    if (s.idle > 0 && s.broadcast_every > 0) {
+      int round = 0;
+      for (auto next = t0 + std::chrono::duration_cast<steady::duration>(
+                                std::chrono::duration<double>(s.broadcast_every / 2));
+           next < end; next += std::chrono::duration_cast<steady::duration>(
+                           std::chrono::duration<double>(s.broadcast_every))) {
+        std::this_thread::sleep_until(next);
+        idle.expect_round(++round);
+        const auto b0 = steady::now();
+        post_games(w.port(), w.admin_token(), games_body(round, s.games, w.game()));
+        if (const auto last = idle.wait_round(listeners.size(), std::chrono::seconds(30)))
+          broadcasts.push_back(std::chrono::duration<double>(*last - b0).count() * 1e3);
+      }
+    }
+    std::this_thread::sleep_until(end);
+    if (latency) {
+      // The writers stop at the end by themselves; give the last answers time to arrive, then
+      // end every connection (a reader may be waiting for nothing).
+      std::this_thread::sleep_for(1s);
+      storage = storage_from_metrics(w.port());
+      st.done = true;
+      ioc.stop();
+      return;
+    }
+    st.done = true;
+    const double elapsed = std::chrono::duration<double>(steady::now() - t0).count();
+    const double server_cpu = cpu_seconds(w.server_pid()) - server0;
+    const double client_cpu = own_cpu_seconds() - client0;
+    // The floor again, now that the run is over: this machine's speed drifts, so the mean of
+    // the two measurements is used.
+    const double floor_after = crypto_floor_seconds();
+    print_throughput(s, st, elapsed, presign, (floor + floor_after) / 2, server_cpu, client_cpu,
+                     storage_from_metrics(w.port()));
+  });
+  ioc.run();
+  driver.join();
+  idle.stop();
+  listen_ioc.stop();
+  listen_thread.join();
+  if (latency) print_latency(s, st, broadcasts, storage);
+  return st.bad == 0 && st.rejected == 0 && st.confirmed > 0 ? 0 : 1;
+}
+
+}  // namespace bettensor::bench
