@@ -1,3 +1,5 @@
+#include <array>
+
 #include "validator_fixture.hpp"
 
 #include "bettensor/handlers/rules.hpp"
@@ -355,7 +357,9 @@ std::string games_body(const std::vector<protocol::team_game>& games) {
   return boost::json::serialize(list);
 }
 
-TEST_F(ValidatorTest, BroadcastReachesEveryClientExactlyOnce) {
+// Broadcasts are handed out 32 recipients at a time; successive ones must still reach every
+// client exactly once and in the order they were made.
+TEST_F(ValidatorTest, BroadcastsReachEveryClientOnceAndInOrder) {
   constexpr std::size_t clients = 200;
   std::vector<crypto::hotkey> many;
   for (std::size_t i = 0; i < clients; ++i) many.push_back(make_hotkey());
@@ -367,29 +371,35 @@ TEST_F(ValidatorTest, BroadcastReachesEveryClientExactlyOnce) {
     conns.push_back(connect(m));
     next(*conns.back(), protocol::message_type::game_update);  // the current set, sent on connect
   }
-  auto changed = games_;
-  changed[0].team_a_odds = 1.5;
   const auto post = [&](const std::vector<protocol::team_game>& g) {
     const auto r =
         http_request(port_, http::verb::post, "/games", games_body(g), "Bearer " + admin_token);
     EXPECT_EQ(r.status, 200u) << r.body;
     return boost::json::parse(r.body);
   };
-  const auto first = post(changed);
-  EXPECT_EQ(first.at("changed"), true);
-  EXPECT_EQ(first.at("recipients").to_number<std::size_t>(), clients);
-  const auto unchanged = post(changed);  // same set again: not broadcast
-  EXPECT_EQ(unchanged.at("changed"), false);
+  const std::array odds = {1.5, 1.6, 1.7};
+  for (const double o : odds) {
+    auto changed = games_;
+    changed[0].team_a_odds = o;
+    const auto answer = post(changed);
+    EXPECT_EQ(answer.at("changed"), true);
+    EXPECT_EQ(answer.at("recipients").to_number<std::size_t>(), clients);
+    if (o == odds.back()) {
+      EXPECT_EQ(post(changed).at("changed"), false);  // the same set again: not sent
+    }
+  }
   for (std::size_t i = 0; i < clients; ++i) {
     auto& c = *conns[i];
-    // The next frame is the update; then a heartbeat round-trip proves nothing else was queued.
-    const auto text = c.read();
-    ASSERT_TRUE(text);
-    const auto e = open(*text, &c);
-    ASSERT_EQ(e.type, protocol::message_type::game_update);
-    const auto u = protocol::parse_game_update(e.data);
-    ASSERT_TRUE(u);
-    EXPECT_EQ(u->games.front().team_a_odds, 1.5);
+    for (const double o : odds) {
+      const auto text = c.read();
+      ASSERT_TRUE(text);
+      const auto e = open(*text, &c);
+      ASSERT_EQ(e.type, protocol::message_type::game_update);
+      const auto u = protocol::parse_game_update(e.data);
+      ASSERT_TRUE(u);
+      EXPECT_EQ(u->games.front().team_a_odds, o) << "client " << i;
+    }
+    // A heartbeat round-trip proves nothing else was queued.
     c.send(frame(miners_[i], protocol::message_type::heartbeat, boost::json::object()));
     const auto ack = c.read();
     ASSERT_TRUE(ack);

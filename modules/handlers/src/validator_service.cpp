@@ -145,14 +145,12 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       }
     }
     store->save_games(book->games());
-    const auto t0 = std::chrono::steady_clock::now();
     auto frame = games_frame(*book);
     {
       std::lock_guard lock(mutex);
       games = book;
     }
     const std::size_t n = server->broadcast(frame, priority::normal);
-    m->broadcast_seconds->Observe(seconds_since(t0));
     m->broadcasts->Increment();
     m->broadcast_recipients->Increment(static_cast<double>(n));
     spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,

@@ -281,8 +281,8 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
   broadcast_seconds = &BuildHistogram()
                            .Name("bettensor_broadcast_duration_seconds")
                            .Help(
-                               "Time to serialise, sign and queue a game update to every "
-                               "connected miner")
+                               "Time from a game update being broadcast to its signed frame "
+                               "being queued to the last connected miner")
                            .Register(r)
                            .Add({}, latency_buckets());
   storage_commit_seconds = &BuildHistogram()

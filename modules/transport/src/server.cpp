@@ -15,6 +15,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -87,7 +88,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
         cb(std::move(cbs)),
         acceptor(net::make_strand(io)),
         heartbeat_timer(acceptor.get_executor()),
-        started(steady::now()) {
+        started(steady::now()),
+        fan_strand(net::make_strand(io)) {
     if (!cfg.metrics) {
       own_registry = std::make_shared<metrics::registry>();
       cfg.metrics = std::make_shared<metrics::validator_metrics>(own_registry->get());
@@ -102,6 +104,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   net::awaitable<void> accept_loop(std::shared_ptr<impl> self);
   net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self);
+  static net::awaitable<void> fan_out(std::shared_ptr<impl> self);
   net::awaitable<void> run_connection(std::shared_ptr<impl> self, tcp::socket socket);
   net::awaitable<http_response> route(http::request<http::string_body>& req,
                                       const tcp::endpoint& remote, beast::tcp_stream& stream);
@@ -129,6 +132,20 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::steady_timer heartbeat_timer;
   steady::time_point started;
   std::atomic<bool> stopping{false};
+
+  // Broadcasts waiting to be handed to their recipients, in order; used on fan_strand only.
+  struct pending_broadcast {
+    std::vector<std::shared_ptr<ws_session>> targets;
+    frame_ptr frame;
+    priority prio;
+    steady::time_point queued_at;
+  };
+  net::strand<net::io_context::executor_type> fan_strand;
+  std::deque<pending_broadcast> broadcasts;
+  bool fanning_out = false;
+  // Recipients handed a frame before the fan-out yields to other work: a 20 KB update to
+  // thousands of miners must not queue tens of milliseconds of writes ahead of confirmations.
+  static constexpr std::size_t fan_out_chunk = 32;
 
   mutable std::mutex hub_mutex;
   std::unordered_map<ws_session*, std::weak_ptr<ws_session>> sessions;
@@ -699,9 +716,34 @@ frame_ptr server::make_frame(std::string_view type, boost::json::value data) con
 }
 
 std::size_t server::broadcast(const frame_ptr& frame, priority p) {
-  const auto targets = impl_->authenticated_sessions();
-  for (const auto& s : targets) s->send(frame, p);
-  return targets.size();
+  auto targets = impl_->authenticated_sessions();
+  const std::size_t n = targets.size();
+  auto self = impl_;
+  const auto queued_at = steady::now();
+  net::post(self->fan_strand, [self, targets = std::move(targets), frame, p, queued_at]() mutable {
+    self->broadcasts.push_back({std::move(targets), frame, p, queued_at});
+    if (self->fanning_out) return;
+    self->fanning_out = true;
+    net::co_spawn(self->fan_strand, impl::fan_out(self),
+                  [](const std::exception_ptr& e) { log_failure("broadcast", e); });
+  });
+  return n;
+}
+
+// Hands each waiting broadcast to its recipients in order, yielding to the I/O threads' other
+// work every fan_out_chunk recipients.
+net::awaitable<void> server::impl::fan_out(std::shared_ptr<impl> self) {
+  while (!self->broadcasts.empty()) {
+    pending_broadcast b = std::move(self->broadcasts.front());
+    self->broadcasts.pop_front();
+    for (std::size_t i = 0; i < b.targets.size(); ++i) {
+      b.targets[i]->send(b.frame, b.prio);
+      if ((i + 1) % fan_out_chunk == 0) co_await net::post(self->fan_strand, net::use_awaitable);
+    }
+    self->m->broadcast_seconds->Observe(
+        std::chrono::duration<double>(steady::now() - b.queued_at).count());
+  }
+  self->fanning_out = false;
 }
 
 void server::disconnect_if(const std::function<bool(const std::string&)>& pred, std::uint16_t code,
