@@ -145,7 +145,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   bool fanning_out = false;
   // Recipients handed a frame before the fan-out yields to other work: a 20 KB update to
   // thousands of miners must not queue tens of milliseconds of writes ahead of confirmations.
-  static constexpr std::size_t fan_out_chunk = 32;
+  static constexpr std::size_t fan_out_chunk = 8;
 
   mutable std::mutex hub_mutex;
   std::unordered_map<ws_session*, std::weak_ptr<ws_session>> sessions;
