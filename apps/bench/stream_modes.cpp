@@ -290,6 +290,9 @@ int run_stream(const settings& s) {
   shared_state st;  // outlives the io_context and the coroutine frames it destroys
   std::vector<double> broadcasts;
   storage_figures storage;
+  double elapsed = 0;
+  double server_cpu = 0;
+  double client_cpu = 0;
   net::io_context ioc(1);
   for (std::size_t i = 0; i < senders.size(); ++i)
     net::co_spawn(ioc,
@@ -338,21 +341,24 @@ int run_stream(const settings& s) {
       return;
     }
     st.done = true;
-    const double elapsed = std::chrono::duration<double>(steady::now() - t0).count();
-    const double server_cpu = cpu_seconds(w.server_pid()) - server0;
-    const double client_cpu = own_cpu_seconds() - client0;
-    // The floor again, now that the run is over: this machine's speed drifts, so the mean of
-    // the two measurements is used.
-    const double floor_after = crypto_floor_seconds();
-    print_throughput(s, st, elapsed, presign, (floor + floor_after) / 2, server_cpu, client_cpu,
-                     storage_from_metrics(w.port()));
+    elapsed = std::chrono::duration<double>(steady::now() - t0).count();
+    server_cpu = cpu_seconds(w.server_pid()) - server0;
+    client_cpu = own_cpu_seconds() - client0;
   });
   ioc.run();
   driver.join();
   idle.stop();
   listen_ioc.stop();
   listen_thread.join();
-  if (latency) print_latency(s, st, broadcasts, storage);
+  if (latency) {
+    print_latency(s, st, broadcasts, storage);
+  } else {
+    // The floor again, with the connections closed and the server idle: this machine's speed
+    // drifts, so the mean of the two measurements is used.
+    const double floor_after = crypto_floor_seconds();
+    print_throughput(s, st, elapsed, presign, (floor + floor_after) / 2, server_cpu, client_cpu,
+                     storage_from_metrics(w.port()));
+  }
   return st.bad == 0 && st.rejected == 0 && st.confirmed > 0 ? 0 : 1;
 }
 
