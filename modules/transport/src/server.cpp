@@ -23,6 +23,7 @@
 
 #include "asio_support.hpp"
 #include "bettensor/protocol/json.hpp"
+#include "frame_lanes.hpp"
 
 namespace bettensor::transport {
 
@@ -44,39 +45,6 @@ std::string json_error_body(std::string_view message) {
 }  // namespace
 
 class ws_session;
-
-// Frames waiting to be written, in three priority lanes. A lane is a vector read from a moving
-// head and cleared once drained, so an idle connection holds no queue memory at all (a
-// std::deque allocates a block per lane even when empty).
-class frame_lanes {
- public:
-  void push(priority p, frame_ptr f) {
-    lanes_[static_cast<std::size_t>(p)].items.push_back(std::move(f));
-  }
-  [[nodiscard]] bool empty(priority p) const { return lanes_[static_cast<std::size_t>(p)].empty(); }
-  // The next frame by priority, or null when every lane is empty.
-  frame_ptr pop() {
-    for (auto& lane : lanes_) {
-      if (lane.empty()) continue;
-      frame_ptr f = std::move(lane.items[lane.head++]);
-      if (lane.head == lane.items.size()) {
-        lane.items.clear();
-        lane.head = 0;
-        if (lane.items.capacity() > 64) lane.items.shrink_to_fit();  // after a burst
-      }
-      return f;
-    }
-    return nullptr;
-  }
-
- private:
-  struct lane {
-    std::vector<frame_ptr> items;
-    std::size_t head = 0;
-    [[nodiscard]] bool empty() const { return head == items.size(); }
-  };
-  std::array<lane, 3> lanes_;
-};
 
 struct server::impl : std::enable_shared_from_this<server::impl> {
   impl(net::io_context& io, server_config c, crypto::hotkey id,
