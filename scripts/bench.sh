@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release binaries and runs every table of the README's Performance section:
 # micro benchmarks, then bettensor-bench in each mode. Prints the tables; writes each run's JSON
-# to the directory given (default: bench-results/). Takes about six minutes on 2 cores.
+# to the directory given (default: bench-results/). Takes about seven minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-results}
