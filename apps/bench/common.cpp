@@ -14,7 +14,13 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include <sodium.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -64,6 +70,17 @@ double own_cpu_seconds() {
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 
+std::string figure(double value, int decimals) {
+  if (std::isnan(value)) return "n/a";
+  std::array<char, 64> text{};
+  std::snprintf(text.data(), text.size(), "%.*f", decimals, value);
+  return text.data();
+}
+
+json::value json_figure(double value) {
+  return std::isnan(value) ? json::value(nullptr) : json::value(value);
+}
+
 double crypto_floor_seconds() {
   const auto kp = crypto::keypair::generate();
   const std::string msg =
@@ -98,7 +115,9 @@ protocol::team_game make_game(const std::string& id, double odds_shift) {
 std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
                              const protocol::team_game& g) {
   protocol::team_game_prediction p;
-  p.prediction_id = miner.ss58.substr(0, 12) + "-" + std::to_string(n);
+  // Each run predicts on a game of its own, so a validator that outlives the run (--url) never
+  // sees an id twice (it would confirm a repeat again without storing it).
+  p.prediction_id = miner.ss58.substr(0, 12) + "-" + g.game_id + "-" + std::to_string(n);
   p.game_id = g.game_id;
   p.miner_uid = "1";
   p.prediction_date = protocol::format_timestamp(protocol::now_utc());
@@ -139,93 +158,201 @@ validator_process::~validator_process() {
 }
 
 namespace {
+
 std::uint16_t free_port() {
   net::io_context ioc;
   tcp::acceptor a(ioc, {net::ip::make_address("127.0.0.1"), 0});
   return a.local_endpoint().port();
 }
+
+json::object neuron(int uid, const std::string& ss58, bool validator) {
+  return json::object{{"uid", uid},
+                      {"hotkey", ss58},
+                      {"validator_permit", validator},
+                      {"stake", 1.0},
+                      {"axon", {{"ip", validator ? "127.0.0.1" : "0.0.0.0"}, {"port", 0}}}};
+}
+
+// A file only its owner may read (keys, the admin token).
+void write_private(const fs::path& file, const std::string& text) {
+  std::ofstream(file) << text;
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+constexpr const char* keys_file = "bench-keys.json";
+
 }  // namespace
 
-world::world(const settings& s, int miner_count, std::vector<std::string> extra_validator_args)
-    : dir_(fs::temp_directory_path() / ("bettensor-bench-" + std::to_string(::getpid()))),
-      game_(make_game("bench-1")),
-      token_(protocol::make_nonce()) {
-  fs::remove_all(dir_);
-  fs::create_directories(dir_);
-  const crypto::wallet_location where{dir_ / "wallets", "validator", "default"};
-  auto v = crypto::create_hotkey(where.hotkey_file(), true);
-  if (!v) throw std::runtime_error(v.error().message);
-  validator_ = std::move(*v);
-  json::array neurons{json::object{{"uid", 0},
-                                   {"hotkey", validator_->ss58},
-                                   {"validator_permit", true},
-                                   {"stake", 1.0},
-                                   {"axon", {{"ip", "127.0.0.1"}, {"port", 0}}}}};
-  miners_.reserve(static_cast<std::size_t>(miner_count));
-  for (int i = 0; i < miner_count; ++i) {
-    const auto kp = crypto::keypair::generate();
-    miners_.push_back({kp, crypto::ss58_encode(kp.public_key_bytes())});
-    neurons.push_back(json::object{{"uid", i + 1},
-                                   {"hotkey", miners_.back().ss58},
-                                   {"validator_permit", false},
-                                   {"stake", 1.0},
-                                   {"axon", {{"ip", "0.0.0.0"}, {"port", 0}}}});
+std::vector<std::string> prepare_workdir(const fs::path& dir, int miner_count,
+                                         const std::optional<std::string>& validator_ss58) {
+  fs::create_directories(dir);
+  std::vector<std::string> args;
+  std::string validator = validator_ss58.value_or("");
+  if (validator.empty()) {
+    const crypto::wallet_location where{dir / "wallets", "validator", "default"};
+    auto v = crypto::create_hotkey(where.hotkey_file(), true);
+    if (!v) throw std::runtime_error(v.error().message);
+    validator = v->ss58;
+    args.push_back("--wallet.path=" + (dir / "wallets").string());
+    args.push_back("--wallet.name=validator");
+  } else if (!crypto::ss58_decode(validator)) {
+    throw std::runtime_error("--validator_hotkey: '" + validator + "' is not an SS58 address");
   }
-  std::ofstream(dir_ / "metagraph.json")
+  json::array neurons{neuron(0, validator, true)};
+  json::array keys;
+  for (int i = 0; i < miner_count; ++i) {
+    crypto::mini_secret seed{};
+    const auto kp = crypto::keypair::generate(&seed);
+    const auto ss58 = crypto::ss58_encode(kp.public_key_bytes());
+    neurons.push_back(neuron(i + 1, ss58, false));
+    keys.push_back(json::object{{"ss58", ss58}, {"mini_secret", crypto::to_hex(seed)}});
+    sodium_memzero(seed.data(), seed.size());
+  }
+  write_private(dir / keys_file,
+                json::serialize(json::object{{"validator", validator}, {"miners", keys}}));
+  std::ofstream(dir / "metagraph.json")
       << json::serialize(json::object{{"netuid", 30}, {"block", 1}, {"neurons", neurons}});
-  std::ofstream(dir_ / "games.json")
-      << protocol::to_canonical(json::array{protocol::to_json(game_)});
-  std::ofstream(dir_ / "admin.token") << token_ << '\n';
+  std::ofstream(dir / "games.json")
+      << protocol::to_canonical(json::array{protocol::to_json(make_game("bench-1"))});
+  write_private(dir / "admin.token", protocol::make_nonce() + "\n");
+  args.push_back("--metagraph.file=" + (dir / "metagraph.json").string());
+  args.push_back("--games.file=" + (dir / "games.json").string());
+  args.push_back("--admin.token_file=" + (dir / "admin.token").string());
+  return args;
+}
+
+std::vector<std::string> heartbeat_flags(int interval) {
+  return {"--websocket.heartbeat_interval=" + std::to_string(interval),
+          "--websocket.connection_timeout=" + std::to_string(3 * interval)};
+}
+
+std::vector<std::string> load_flags(int miner_count, int heartbeat_interval) {
+  std::vector<std::string> args{"--websocket.max_connections=" + std::to_string(miner_count + 64),
+                                "--websocket.rate_limit=1000000", "--websocket.rate_burst=1000000",
+                                "--predictions.daily_wager_limit=1e15"};
+  if (heartbeat_interval > 0) {
+    for (auto& f : heartbeat_flags(heartbeat_interval)) args.push_back(std::move(f));
+  }
+  return args;
+}
+
+world::world(const settings& s, int miner_count, std::vector<std::string> extra_validator_args)
+    : game_(make_game("bench-" + protocol::make_nonce().substr(0, 8))) {
+  if (s.url) {
+    load_workdir(s, miner_count);
+  } else {
+    start_validator(s, miner_count, std::move(extra_validator_args));
+  }
+}
+
+void world::start_validator(const settings& s, int miner_count, std::vector<std::string> extra) {
+  dir_ = fs::temp_directory_path() / ("bettensor-bench-" + std::to_string(::getpid()));
+  owned_dir_ = true;
+  fs::remove_all(dir_);
+  auto args = prepare_workdir(dir_, miner_count, std::nullopt);
   if (s.db_dir) {
     db_dir_ = *s.db_dir / dir_.filename();
     fs::create_directories(*db_dir_);
   }
-
-  port_ = free_port();
-  std::vector<std::string> args{
-      "--wallet.path=" + (dir_ / "wallets").string(),
-      "--wallet.name=validator",
-      "--metagraph.file=" + (dir_ / "metagraph.json").string(),
-      "--games.file=" + (dir_ / "games.json").string(),
-      "--admin.token_file=" + (dir_ / "admin.token").string(),
-      "--db.path=" + ((s.db_dir ? *s.db_dir / dir_.filename() : dir_) / "bench.db").string(),
-      "--websocket.address=127.0.0.1",
-      "--websocket.port=" + std::to_string(port_),
-      "--websocket.max_connections=" + std::to_string(miner_count + 64),
-      "--websocket.rate_limit=1000000",
-      "--websocket.rate_burst=1000000",
-      "--predictions.daily_wager_limit=1e15",
-      "--log.level=warn"};
+  const auto port = free_port();
+  where_ = {tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+            "127.0.0.1:" + std::to_string(port)};
+  for (auto& a : load_flags(miner_count, 0)) args.push_back(std::move(a));
+  args.push_back("--db.path=" + (db_dir_.value_or(dir_) / "bench.db").string());
+  args.push_back("--websocket.address=127.0.0.1");
+  args.push_back("--websocket.port=" + std::to_string(port));
+  args.push_back("--log.level=warn");
   if (s.threads > 0) args.push_back("--threads=" + std::to_string(s.threads));
-  for (auto& a : extra_validator_args) args.push_back(std::move(a));
+  for (auto& a : extra) args.push_back(std::move(a));
   server_.emplace(s.validator_bin, std::move(args));
+  pid_ = server_->pid();
   for (int i = 0;; ++i) {  // until it listens
     net::io_context probe;
     tcp::socket sock(probe);
     beast::error_code ec;
-    sock.connect({net::ip::make_address("127.0.0.1"), port_}, ec);
+    sock.connect(where_.endpoint, ec);
     if (!ec) break;
     int status = 0;
-    if (::waitpid(server_->pid(), &status, WNOHANG) == server_->pid())
+    if (::waitpid(pid_, &status, WNOHANG) == pid_)
       throw std::runtime_error("the validator exited at start (see its message above)");
     if (i > 1000) throw std::runtime_error("the validator did not start listening");
     std::this_thread::sleep_for(10ms);
   }
+  load_workdir(s, miner_count);
+}
+
+void world::load_workdir(const settings& s, int miner_count) {
+  if (!owned_dir_) {
+    dir_ = *s.workdir;
+    where_ = *s.url;
+    pid_ = s.server_pid;
+  }
+  const auto file = dir_ / keys_file;
+  std::ifstream in(file);
+  if (!in)
+    throw std::runtime_error(file.string() +
+                             " is missing: prepare the directory first with --prepare");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  boost::system::error_code ec;
+  const auto doc = json::parse(text, ec);
+  const auto* top = doc.if_object();
+  const auto* list =
+      top != nullptr && top->contains("miners") ? top->at("miners").if_array() : nullptr;
+  const auto* v =
+      top != nullptr && top->contains("validator") ? top->at("validator").if_string() : nullptr;
+  if (ec || list == nullptr || v == nullptr)
+    throw std::runtime_error(file.string() + " is not a key file written by --prepare");
+  const auto decoded = crypto::ss58_decode(*v);
+  if (!decoded) throw std::runtime_error(file.string() + ": bad validator address");
+  validator_ = {std::string(*v), decoded->key};
+  if (list->size() < static_cast<std::size_t>(miner_count))
+    throw std::runtime_error(file.string() + " holds " + std::to_string(list->size()) +
+                             " miners; this run needs " + std::to_string(miner_count) +
+                             " (prepare again with --miners)");
+  miners_.reserve(static_cast<std::size_t>(miner_count));
+  for (std::size_t i = 0; i < static_cast<std::size_t>(miner_count); ++i) {
+    const auto* m = (*list)[i].if_object();
+    const auto* hex =
+        m != nullptr && m->contains("mini_secret") ? m->at("mini_secret").if_string() : nullptr;
+    crypto::mini_secret seed{};
+    if (hex == nullptr || !crypto::from_hex_exact(*hex, seed))
+      throw std::runtime_error(file.string() + ": miner " + std::to_string(i) + " is unreadable");
+    const auto kp = crypto::keypair::from_mini_secret(seed);
+    sodium_memzero(seed.data(), seed.size());
+    miners_.push_back({kp, crypto::ss58_encode(kp.public_key_bytes())});
+  }
+  std::ifstream token(dir_ / "admin.token");
+  std::getline(token, token_);
+  // The game this run's predictions are about, starting tomorrow (a prepared directory may be
+  // days old); this also checks the admin token before any connection is opened.
+  if (const int status =
+          post_games(where_, token_, protocol::to_canonical(json::array{protocol::to_json(game_)}));
+      status != 200)
+    throw std::runtime_error(
+        "POST /games answered " + std::to_string(status) +
+        ": is the validator using --admin.token_file=" + (dir_ / "admin.token").string() + "?");
 }
 
 world::~world() {
   server_.reset();
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  if (owned_dir_) fs::remove_all(dir_, ec);
   if (db_dir_) fs::remove_all(*db_dir_, ec);
 }
 
-net::awaitable<void> connect_miner(ws_stream& ws, std::uint16_t port, const crypto::hotkey& key) {
+double world::server_cpu_seconds() const {
+  return pid_ > 0 ? cpu_seconds(pid_) : std::numeric_limits<double>::quiet_NaN();
+}
+
+double world::server_rss_bytes() const {
+  return pid_ > 0 ? rss_bytes(pid_) : std::numeric_limits<double>::quiet_NaN();
+}
+
+net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto::hotkey& key) {
   auto& sock = beast::get_lowest_layer(ws);
-  co_await sock.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
-                              net::use_awaitable);
+  co_await sock.async_connect(to.endpoint, net::use_awaitable);
   sock.socket().set_option(tcp::no_delay(true));
-  co_await ws.async_handshake("127.0.0.1", "/ws", net::use_awaitable);
+  co_await ws.async_handshake(to.host, "/ws", net::use_awaitable);
   co_await ws.async_write(net::buffer(protocol::serialize(protocol::make_auth_message(key))),
                           net::use_awaitable);
   beast::flat_buffer buf;
@@ -239,13 +366,24 @@ net::awaitable<void> connect_miner(ws_stream& ws, std::uint16_t port, const cryp
   }
 }
 
-int post_games(std::uint16_t port, const std::string& token, const std::string& body) {
+void verify_confirmation(std::string_view frame, const validator_key& validator,
+                         protocol::replay_guard& nonces, tally& t) {
+  const protocol::frame_expectations expect{validator.ss58, &validator.key, protocol::now_utc(),
+                                            300s, &nonces};
+  (protocol::open_envelope(frame, expect) ? t.verified : t.bad)++;
+}
+
+std::string sample_text(const tally& t) {
+  return std::to_string(t.verified.load()) + "/" + std::to_string(t.verified + t.bad);
+}
+
+int post_games(const target& to, const std::string& token, const std::string& body) {
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  stream.connect(to.endpoint);
   stream.socket().set_option(tcp::no_delay(true));
   http::request<http::string_body> req{http::verb::post, "/games", 11};
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, to.host);
   req.set(http::field::authorization, "Bearer " + token);
   req.set(http::field::content_type, "application/json");
   req.body() = body;
@@ -257,12 +395,12 @@ int post_games(std::uint16_t port, const std::string& token, const std::string& 
   return static_cast<int>(res.result_int());
 }
 
-std::string http_get(std::uint16_t port, const std::string& path) {
+std::string http_get(const target& to, const std::string& path) {
   net::io_context ioc;
   beast::tcp_stream stream(ioc);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  stream.connect(to.endpoint);
   http::request<http::empty_body> req{http::verb::get, path, 11};
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, to.host);
   http::write(stream, req);
   beast::flat_buffer buf;
   http::response<http::string_body> res;

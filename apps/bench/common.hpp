@@ -1,5 +1,5 @@
 // Shared pieces of bettensor-bench: settings, the world a run sets up (keys, metagraph, games,
-// the validator child process), /proc readers and table printing.
+// the validator child process or a --url target), /proc readers and table printing.
 #pragma once
 
 #include <sys/types.h>
@@ -10,6 +10,7 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/object.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -19,6 +20,7 @@
 
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/replay_guard.hpp"
 
 namespace bettensor::bench {
 
@@ -27,6 +29,12 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 using steady = std::chrono::steady_clock;
 using ws_stream = beast::websocket::stream<beast::tcp_stream>;
+
+// Where the validator listens: the address dialled and the Host header sent.
+struct target {
+  net::ip::tcp::endpoint endpoint;
+  std::string host;  // "host:port"
+};
 
 struct settings {
   std::string mode = "throughput";
@@ -46,6 +54,9 @@ struct settings {
   fs::path validator_bin;
   std::optional<fs::path> db_dir;  // where the validator's SQLite file goes (default: temp dir)
   std::optional<fs::path> json_out;
+  std::optional<target> url;        // drive this validator instead of starting one
+  std::optional<fs::path> workdir;  // the keys, metagraph, games and token for --url
+  pid_t server_pid = 0;             // with --url: the validator's pid, for CPU and memory (0: n/a)
 };
 
 // CPU seconds (user + system) of a process, from /proc/<pid>/stat.
@@ -54,13 +65,18 @@ double cpu_seconds(pid_t pid);
 double rss_bytes(pid_t pid);
 // CPU seconds of this process.
 double own_cpu_seconds();
+// `value` printed with `decimals`, or "n/a" for NaN (the server's figures when its pid is not
+// known: NaN carries through the arithmetic).
+std::string figure(double value, int decimals);
+// `value` as JSON, or null for NaN.
+boost::json::value json_figure(double value);
 
 // One sr25519 verify plus one sign on a prediction-sized message, measured in this process.
 double crypto_floor_seconds();
 
 // A game with this id, starting tomorrow; `odds_shift` makes otherwise equal sets differ.
 protocol::team_game make_game(const std::string& id, double odds_shift = 0);
-// A signed prediction envelope on `g`, numbered n (its prediction_id ends in "-n").
+// A signed prediction envelope on `g`, numbered n: its prediction_id is "<miner>-<game id>-n".
 std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
                              const protocol::team_game& g);
 
@@ -80,8 +96,26 @@ class validator_process {
   pid_t pid_ = -1;
 };
 
-// Everything a run needs: a temp dir with the validator's wallet, `miner_count` miner keys in
-// its metagraph, a games file, an admin token, and the validator started on a free port.
+// The validator's identity, to check the signatures of its confirmations.
+struct validator_key {
+  std::string ss58;
+  crypto::public_key key{};
+};
+
+// The files a validator under test reads, in a work directory: the validator's wallet (unless
+// its hotkey is given), the miners' keys, a metagraph listing them, a games file and an admin
+// token. Returns the bettensor-validator arguments that point at them.
+std::vector<std::string> prepare_workdir(const fs::path& dir, int miner_count,
+                                         const std::optional<std::string>& validator_ss58);
+// Flags for a validator under load: limits high enough for `miner_count` miners sending as fast
+// as they can, heartbeats every `heartbeat_interval` seconds.
+std::vector<std::string> load_flags(int miner_count, int heartbeat_interval);
+// The validator flags for heartbeats every `interval` seconds and a 3 × interval silence limit.
+std::vector<std::string> heartbeat_flags(int interval);
+
+// Everything a run needs: `miner_count` miner keys in the validator's metagraph, a game they
+// predict on, the admin token, and the validator: started on a free port from a temp dir, or,
+// with --url, the running one that --workdir was prepared for.
 class world {
  public:
   world(const settings& s, int miner_count, std::vector<std::string> extra_validator_args = {});
@@ -89,36 +123,58 @@ class world {
   world& operator=(const world&) = delete;
   ~world();
 
-  [[nodiscard]] std::uint16_t port() const { return port_; }
-  [[nodiscard]] pid_t server_pid() const { return server_->pid(); }
-  [[nodiscard]] const crypto::hotkey& validator() const { return *validator_; }
+  [[nodiscard]] const target& where() const { return where_; }
+  [[nodiscard]] const validator_key& validator() const { return validator_; }
   [[nodiscard]] const std::vector<crypto::hotkey>& miners() const { return miners_; }
   [[nodiscard]] const protocol::team_game& game() const { return game_; }
   [[nodiscard]] const std::string& admin_token() const { return token_; }
+  // The server's CPU seconds and resident memory; NaN when its pid is not known.
+  [[nodiscard]] double server_cpu_seconds() const;
+  [[nodiscard]] double server_rss_bytes() const;
 
  private:
+  void start_validator(const settings& s, int miner_count, std::vector<std::string> extra);
+  void load_workdir(const settings& s, int miner_count);
+
   fs::path dir_;
+  bool owned_dir_ = false;
   std::optional<fs::path> db_dir_;
-  std::optional<crypto::hotkey> validator_;
+  validator_key validator_;
   std::vector<crypto::hotkey> miners_;
   protocol::team_game game_;
   std::string token_;
-  std::uint16_t port_ = 0;
+  target where_;
+  pid_t pid_ = 0;
   std::optional<validator_process> server_;
 };
 
+// Confirmation counters of the modes that send predictions.
+struct tally {
+  std::atomic<std::uint64_t> confirmed{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> verified{0};  // sampled confirmations whose signature held
+  std::atomic<std::uint64_t> bad{0};       // sampled confirmations whose signature did not
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> done{false};
+};
+// Checks a confirmation end to end (sender, time, nonce, signature) and counts the outcome.
+void verify_confirmation(std::string_view frame, const validator_key& validator,
+                         protocol::replay_guard& nonces, tally& t);
+// "verified/sampled" for the tables.
+std::string sample_text(const tally& t);
+
 // Opens a WebSocket to the validator, authenticates as `key`, and reads until the welcome and
 // the current games have arrived. TCP_NODELAY is set, as a miner does.
-net::awaitable<void> connect_miner(ws_stream& ws, std::uint16_t port, const crypto::hotkey& key);
+net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto::hotkey& key);
 
 // POST /games with the admin token; returns the HTTP status. Blocking, on its own socket.
-int post_games(std::uint16_t port, const std::string& token, const std::string& body);
+int post_games(const target& to, const std::string& token, const std::string& body);
 // A JSON array for POST /games: `count - 1` games whose ids start with "r<round>-", then
 // `kept` (the game the predictions are about, so they stay valid across updates).
 std::string games_body(int round, int count, const protocol::team_game& kept);
 
 // GET `path` from the validator; the body, or empty on a non-200 answer. Blocking.
-std::string http_get(std::uint16_t port, const std::string& path);
+std::string http_get(const target& to, const std::string& path);
 // From a Prometheus text exposition, the value of the series named exactly `name` (0 if absent).
 double metric_value(const std::string& exposition, const std::string& name);
 

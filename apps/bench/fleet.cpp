@@ -30,11 +30,11 @@ void note_arrival(fleet::state& st, steady::time_point t) {
   ++st.arrived;
 }
 
-net::awaitable<void> idle_miner(std::uint16_t port, const crypto::hotkey& key,
+net::awaitable<void> idle_miner(target to, const crypto::hotkey& key,
                                 std::shared_ptr<fleet::state> st) {
   ws_stream ws(co_await net::this_coro::executor);
   try {
-    co_await connect_miner(ws, port, key);
+    co_await connect_miner(ws, to, key);
   } catch (const std::exception&) {
     ++st->failed;
     co_return;
@@ -79,7 +79,7 @@ net::awaitable<void> idle_miner(std::uint16_t port, const crypto::hotkey& key,
   }
 }
 
-net::awaitable<void> spawner(std::uint16_t port, const std::vector<crypto::hotkey>& keys,
+net::awaitable<void> spawner(target where, const std::vector<crypto::hotkey>& keys,
                              std::size_t from, std::size_t to, int parallel,
                              std::shared_ptr<fleet::state> st) {
   auto ex = co_await net::this_coro::executor;
@@ -90,7 +90,7 @@ net::awaitable<void> spawner(std::uint16_t port, const std::vector<crypto::hotke
       co_await pause.async_wait(use_nothrow);
     }
     ++st->started;
-    net::co_spawn(ex, idle_miner(port, keys[i], st), net::detached);
+    net::co_spawn(ex, idle_miner(where, keys[i], st), net::detached);
   }
 }
 
@@ -106,15 +106,15 @@ bool poll_until(Pred done, std::chrono::duration<double> timeout) {
 
 }  // namespace
 
-fleet::fleet(net::io_context& ioc, std::uint16_t port, const std::vector<crypto::hotkey>& keys)
-    : ioc_(ioc), port_(port), keys_(keys) {}
+fleet::fleet(net::io_context& ioc, target to, const std::vector<crypto::hotkey>& keys)
+    : ioc_(ioc), to_(std::move(to)), keys_(keys) {}
 
 void fleet::grow(std::size_t n, int parallel) {
   std::lock_guard lock(grow_mutex_);
   const std::size_t from = st_->started;
   if (n > keys_.size()) throw std::runtime_error("fleet: more connections than keys");
   if (n <= from) return;
-  net::co_spawn(ioc_, spawner(port_, keys_, from, n, parallel, st_), net::detached);
+  net::co_spawn(ioc_, spawner(to_, keys_, from, n, parallel, st_), net::detached);
   // `started` is advanced by the spawner; wait until it has taken the whole range so that a
   // second grow() continues after it.
   poll_until([&] { return st_->started >= n || st_->failed > 0; }, std::chrono::minutes(5));

@@ -14,7 +14,7 @@ namespace bettensor::bench {
 class fleet {
  public:
   // Connections run on `ioc`; `keys` must outlive the fleet.
-  fleet(net::io_context& ioc, std::uint16_t port, const std::vector<crypto::hotkey>& keys);
+  fleet(net::io_context& ioc, target to, const std::vector<crypto::hotkey>& keys);
 
   // Opens connections for keys [size(), n), at most `parallel` handshakes at a time. Thread-safe.
   void grow(std::size_t n, int parallel = 256);
@@ -54,7 +54,7 @@ class fleet {
 
  private:
   net::io_context& ioc_;
-  std::uint16_t port_;
+  target to_;
   const std::vector<crypto::hotkey>& keys_;
   std::shared_ptr<state> st_ = std::make_shared<state>();
   std::mutex grow_mutex_;

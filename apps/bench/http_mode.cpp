@@ -27,29 +27,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct http_state {
-  std::atomic<std::uint64_t> confirmed{0};
-  std::atomic<std::uint64_t> rejected{0};
+struct http_state : tally {
   std::atomic<std::uint64_t> failed{0};
-  std::atomic<std::uint64_t> verified{0};
-  std::atomic<std::uint64_t> bad{0};
-  std::atomic<bool> measuring{false};
-  std::atomic<bool> done{false};
+  std::atomic<int> connected{0};
 };
 
-net::awaitable<void> http_miner(std::uint16_t port, std::vector<std::string> bodies,
-                                const crypto::hotkey& validator, double verify_sample,
+net::awaitable<void> http_miner(target to, std::vector<std::string> bodies,
+                                const validator_key& validator, double verify_sample,
                                 http_state& st) {
   beast::tcp_stream stream(co_await net::this_coro::executor);
-  co_await stream.async_connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
-                                net::use_awaitable);
+  co_await stream.async_connect(to.endpoint, net::use_awaitable);
   stream.socket().set_option(tcp::no_delay(true));
+  ++st.connected;
   protocol::replay_guard nonces;
   beast::flat_buffer buf;
   std::uint64_t sampled = 0;
   for (std::size_t i = 0; i < bodies.size() && !st.done; ++i) {
     http::request<http::string_body> req{http::verb::post, "/predictions", 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, to.host);
     req.set(http::field::content_type, "application/json");
     req.body() = std::move(bodies[i]);
     req.prepare_payload();
@@ -63,10 +58,7 @@ net::awaitable<void> http_miner(std::uint16_t port, std::vector<std::string> bod
     // Verify the share asked for, spread evenly over the run.
     if (static_cast<double>(sampled) < verify_sample * static_cast<double>(i + 1)) {
       ++sampled;
-      const protocol::frame_expectations expect{validator.ss58,
-                                                &validator.keypair.public_key_bytes(),
-                                                protocol::now_utc(), 300s, &nonces};
-      (protocol::open_envelope(res.body(), expect) ? st.verified : st.bad)++;
+      verify_confirmation(res.body(), validator, nonces, st);
     }
     if (st.measuring)
       (res.body().find("\"success\"") != std::string::npos ? st.confirmed : st.rejected)++;
@@ -89,7 +81,7 @@ int run_http(const settings& s) {
   net::io_context ioc(1);
   for (std::size_t i = 0; i < pools.size(); ++i)
     net::co_spawn(
-        ioc, http_miner(w.port(), std::move(pools[i]), w.validator(), s.verify_sample, st),
+        ioc, http_miner(w.where(), std::move(pools[i]), w.validator(), s.verify_sample, st),
         [&st](const std::exception_ptr& e) {
           if (e && !st.done) {
             ++st.failed;
@@ -104,15 +96,17 @@ int run_http(const settings& s) {
   double server_cpu = 0;
   double client_cpu = 0;
   std::thread driver([&] {
-    std::this_thread::sleep_for(300ms);  // connections open and warm
-    const double server0 = cpu_seconds(w.server_pid());
+    // Measure once every connection is open (a failed one ends the run with an error).
+    while (st.connected + static_cast<int>(st.failed) < s.connections)
+      std::this_thread::sleep_for(5ms);
+    const double server0 = w.server_cpu_seconds();
     const double client0 = own_cpu_seconds();
     const auto t0 = steady::now();
     st.measuring = true;
     std::this_thread::sleep_for(std::chrono::duration<double>(s.duration));
     st.measuring = false;
     elapsed = std::chrono::duration<double>(steady::now() - t0).count();
-    server_cpu = cpu_seconds(w.server_pid()) - server0;
+    server_cpu = w.server_cpu_seconds() - server0;
     client_cpu = own_cpu_seconds() - client0;
     st.done = true;
   });
@@ -120,7 +114,8 @@ int run_http(const settings& s) {
   driver.join();
 
   const auto n = static_cast<double>(st.confirmed + st.rejected);
-  const double per = n > 0 ? server_cpu / n : 0;
+  const double per = n > 0 ? server_cpu / n * 1e6 : 0;
+  const double cores = server_cpu / elapsed;
   std::printf(
       "\nhttp: %d keep-alive connections, one POST /predictions at a time each, %.1f s (method: "
       "the\nsame presigned predictions as the WebSocket modes; confirmations counted while "
@@ -131,13 +126,10 @@ int run_http(const settings& s) {
   std::printf(
       "  %-32s %12llu\n", "rejected or failed",
       static_cast<unsigned long long>(st.rejected) + static_cast<unsigned long long>(st.failed));
-  std::printf("  %-32s %12.1f\n", "server CPU µs per prediction", per * 1e6);
-  std::printf("  %-32s %12.2f\n", "server cores busy", server_cpu / elapsed);
+  std::printf("  %-32s %12s\n", "server CPU µs per prediction", figure(per, 1).c_str());
+  std::printf("  %-32s %12s\n", "server cores busy", figure(cores, 2).c_str());
   std::printf("  %-32s %12.2f\n", "load generator cores busy", client_cpu / elapsed);
-  std::printf(
-      "  %-32s %9llu/%llu\n", "confirmations verified (sample)",
-      static_cast<unsigned long long>(st.verified.load()),
-      static_cast<unsigned long long>(st.verified) + static_cast<unsigned long long>(st.bad));
+  std::printf("  %-32s %12s\n", "confirmations verified (sample)", sample_text(st).c_str());
   write_json(s, json::object{{"mode", "http"},
                              {"connections", s.connections},
                              {"seconds", elapsed},
@@ -145,8 +137,8 @@ int run_http(const settings& s) {
                              {"accepted", st.confirmed.load()},
                              {"rejected", st.rejected.load()},
                              {"failed", st.failed.load()},
-                             {"server_cpu_us_per_prediction", per * 1e6},
-                             {"server_cores", server_cpu / elapsed},
+                             {"server_cpu_us_per_prediction", json_figure(per)},
+                             {"server_cores", json_figure(cores)},
                              {"client_cores", client_cpu / elapsed}});
   return st.bad == 0 && st.failed == 0 && st.rejected == 0 && st.confirmed > 0 ? 0 : 1;
 }

@@ -1,9 +1,14 @@
 // bettensor-bench: a load generator speaking the real wire format with real keys (see --help).
 // It generates miner keys, a metagraph and games, starts bettensor-validator as a child process
-// (so the server's CPU time and memory can be read from /proc/<pid>), and measures it.
+// (so the server's CPU time and memory can be read from /proc/<pid>), and measures it; or it
+// prepares those files for a validator started by hand and drives that one with --url.
 #include <sys/resource.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -44,6 +49,78 @@ void raise_descriptor_limit() {
     r.rlim_cur = r.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &r);
   }
+}
+
+// ws://HOST:PORT[/ws], resolved once.
+target parse_url(const std::string& url) {
+  constexpr std::string_view scheme = "ws://";
+  const auto bad = [&url](const std::string& why) {
+    return cli::usage_error("--url must look like ws://HOST:PORT (" + why + ": '" + url + "')");
+  };
+  if (!url.starts_with(scheme)) {
+    throw bad(url.starts_with("wss://") ? "wss:// is not supported by the load generator"
+                                        : "no ws:// scheme");
+  }
+  std::string rest = url.substr(scheme.size());
+  if (const auto slash = rest.find('/'); slash != std::string::npos) {
+    if (rest.substr(slash) != "/ws" && rest.substr(slash) != "/") throw bad("the path must be /ws");
+    rest.resize(slash);
+  }
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) throw bad("no host and port");
+  std::string host = rest.substr(0, colon);
+  const std::string port = rest.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
+      port.size() > 5 || std::stoi(port) < 1 || std::stoi(port) > 65535)
+    throw bad("bad port");
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::resolver resolver(ioc);
+  boost::system::error_code ec;
+  const auto found = resolver.resolve(host, port, ec);
+  if (ec || found.empty())
+    throw cli::usage_error("--url: cannot resolve " + host + ": " + ec.message());
+  return {found.begin()->endpoint(), rest};
+}
+
+// The arguments of a command line, quoted for a POSIX shell where needed.
+std::string shell_line(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    if (w.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,+@") ==
+        std::string::npos) {
+      out += w;
+      continue;
+    }
+    out += '\'';
+    for (const char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    out += '\'';
+  }
+  return out;
+}
+
+// --prepare: the files, validator.args (one argument per line) and the command to start it.
+int prepare(const fs::path& dir, int miners, const std::optional<std::string>& validator_hotkey,
+            int heartbeat_interval) {
+  if (fs::exists(dir / "validator.args"))
+    throw cli::usage_error("--workdir " + dir.string() +
+                           " is already prepared (remove it to make new keys)");
+  auto args = prepare_workdir(dir, miners, validator_hotkey);
+  args.push_back("--db.path=" + (dir / "bench.db").string());
+  for (auto& a : load_flags(miners, heartbeat_interval)) args.push_back(std::move(a));
+  std::ofstream out(dir / "validator.args");
+  for (const auto& a : args) out << a << '\n';
+  args.insert(args.begin(), "bettensor-validator");
+  std::cout << "Prepared " << dir.string() << " with " << miners << " miner keys"
+            << (validator_hotkey ? " and validator " + *validator_hotkey : std::string())
+            << ". Start the validator with these files (and your own --websocket.address/port"
+            << (validator_hotkey ? ", wallet" : "") << "):\n\n  " << shell_line(args)
+            << "\n\nthen run, e.g.:\n\n  bettensor-bench --url ws://127.0.0.1:10401 --workdir "
+            << shell_line({dir.string()}) << " --mode throughput --server_pid <its pid>\n";
+  return 0;
 }
 
 int run_mode(const settings& s) {
@@ -89,12 +166,29 @@ int main(int argc, char** argv) try {
       "validator_bin", po::value<std::string>(),
       "the bettensor-validator to start (default: next to this program, then PATH)")(
       "json", po::value<std::string>(), "also write the results as JSON to this file");
+  po::options_description target_flags("A validator started by hand (instead of a child process)");
+  target_flags.add_options()(
+      "prepare", po::bool_switch(),
+      "write miner keys, a metagraph listing them, games, an admin token and validator.args to "
+      "--workdir, print the bettensor-validator command that uses them, and exit")(
+      "workdir", po::value<std::string>(), "the directory --prepare writes and --url reads")(
+      "miners", po::value<int>()->default_value(15000), "--prepare: miner keys to generate")(
+      "validator_hotkey", po::value<std::string>(),
+      "--prepare: SS58 of the validator's own hotkey (default: a new wallet in --workdir)")(
+      "url", po::value<std::string>(),
+      "drive the validator at ws://HOST:PORT (prepared with --prepare; POST /games must accept "
+      "this client)")("server_pid", po::value<int>(),
+                      "with --url: the validator's pid on this machine, for its CPU and memory "
+                      "(default: those figures are n/a)");
+  flags.add(target_flags);
   const auto vm_opt = cli::parse(
       argc, argv,
       {"bettensor-bench",
        "Load generator for bettensor-validator: generates miner keys, a metagraph and games,\n"
        "starts the validator as a child process on loopback, drives it with signed predictions\n"
-       "over WebSocket (or HTTP), and prints a table with the method."},
+       "over WebSocket (or HTTP), and prints a table with the method. To measure a validator\n"
+       "started by hand: --prepare --workdir DIR, start it as printed, then --url ... --workdir "
+       "DIR."},
       flags);
   if (!vm_opt) return 0;
   const auto& vm = *vm_opt;
@@ -142,7 +236,28 @@ int main(int argc, char** argv) try {
     if (!fs::is_directory(*s.db_dir))
       throw cli::usage_error("--db_dir: " + s.db_dir->string() + " is not a directory");
   }
-  if (vm.count("validator_bin") != 0) {
+  if (vm.count("workdir") != 0) s.workdir = vm["workdir"].as<std::string>();
+  if (vm["prepare"].as<bool>()) {
+    if (!s.workdir) throw cli::usage_error("--prepare needs --workdir");
+    const int miners = vm["miners"].as<int>();
+    if (miners < 1 || miners > 60000)
+      throw cli::usage_error("--miners must be between 1 and 60000");
+    std::optional<std::string> hotkey;
+    if (vm.count("validator_hotkey") != 0) hotkey = vm["validator_hotkey"].as<std::string>();
+    return prepare(*s.workdir, miners, hotkey, s.heartbeat_interval > 0 ? s.heartbeat_interval : 5);
+  }
+  if (vm.count("url") != 0) {
+    if (!s.workdir) throw cli::usage_error("--url needs --workdir (written by --prepare)");
+    s.url = parse_url(vm["url"].as<std::string>());
+    if (vm.count("server_pid") != 0) s.server_pid = cli::positive_int(vm, "server_pid");
+    if (s.threads > 0 || s.db_dir)
+      throw cli::usage_error("--threads and --db_dir apply to a validator the bench starts");
+  } else if (vm.count("server_pid") != 0 || s.workdir) {
+    throw cli::usage_error("--workdir and --server_pid go with --url or --prepare");
+  }
+  if (s.url) {
+    // no validator to start
+  } else if (vm.count("validator_bin") != 0) {
     s.validator_bin = vm["validator_bin"].as<std::string>();
   } else {
     const auto self = fs::read_symlink("/proc/self/exe");
@@ -150,7 +265,7 @@ int main(int argc, char** argv) try {
     const auto installed = self.parent_path() / "bettensor-validator";
     s.validator_bin = fs::exists(sibling) ? sibling : installed;
   }
-  if (!fs::exists(s.validator_bin))
+  if (!s.url && !fs::exists(s.validator_bin))
     throw cli::usage_error("--validator_bin: " + s.validator_bin.string() + " does not exist");
   raise_descriptor_limit();
 
@@ -169,8 +284,9 @@ int main(int argc, char** argv) try {
     q.broadcast_every = 0.5;
     q.steps = mode == "broadcast" ? std::vector<int>{10, 50} : std::vector<int>{20, 100};
     q.rounds = 2;
-    q.heartbeat_interval = 1;
-    q.hold = 1.5;
+    // A validator started by hand keeps its heartbeat interval (5 s when prepared here).
+    q.heartbeat_interval = s.url ? (s.heartbeat_interval > 0 ? s.heartbeat_interval : 5) : 1;
+    q.hold = q.heartbeat_interval + 0.5;
     rc = std::max(rc, run_mode(q));
   }
   return rc;

@@ -28,14 +28,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct shared_state {
-  std::atomic<std::uint64_t> confirmed{0};
-  std::atomic<std::uint64_t> rejected{0};
-  std::atomic<std::uint64_t> verified{0};
-  std::atomic<std::uint64_t> bad{0};
+struct shared_state : tally {
   std::atomic<int> ready{0};
-  std::atomic<bool> measuring{false};
-  std::atomic<bool> done{false};
   std::mutex first_rejection_mutex;
   std::string first_rejection;    // the first non-success confirmation, shown in the table
   steady::time_point t0;          // written before `measuring` is set
@@ -75,14 +69,13 @@ net::awaitable<void> paced_writer(std::shared_ptr<ws_stream> ws, std::shared_ptr
 
 // One miner: authenticate, then keep `inflight` predictions outstanding (throughput) or send on
 // a schedule (latency) until told to stop.
-net::awaitable<void> miner(std::uint16_t port, const crypto::hotkey& key,
-                           const crypto::hotkey& validator, std::vector<std::string> frames,
-                           const settings& s, shared_state& st, const protocol::team_game& g,
-                           int index) {
+net::awaitable<void> miner(target to, const crypto::hotkey& key, const validator_key& validator,
+                           std::vector<std::string> frames, const settings& s, shared_state& st,
+                           const protocol::team_game& g, int index) {
   auto ex = co_await net::this_coro::executor;
   auto wsp = std::make_shared<ws_stream>(ex);
   auto& ws = *wsp;
-  co_await connect_miner(ws, port, key);
+  co_await connect_miner(ws, to, key);
   ++st.ready;
   net::steady_timer wait(ex);
   while (!st.measuring) {
@@ -112,12 +105,7 @@ net::awaitable<void> miner(std::uint16_t port, const crypto::hotkey& key,
     co_await ws.async_read(buf, net::use_awaitable);
     const std::string_view text(static_cast<const char*>(buf.cdata().data()), buf.size());
     if (text.find("\"confirmation\"") == std::string_view::npos) continue;
-    if (coin(rng) < s.verify_sample) {  // check a sample end to end, signature included
-      const protocol::frame_expectations expect{validator.ss58,
-                                                &validator.keypair.public_key_bytes(),
-                                                protocol::now_utc(), 300s, &nonces};
-      (protocol::open_envelope(text, expect) ? st.verified : st.bad)++;
-    }
+    if (coin(rng) < s.verify_sample) verify_confirmation(text, validator, nonces, st);
     if (text.find("\"success\"") == std::string_view::npos) {
       std::lock_guard lock(st.first_rejection_mutex);
       if (st.first_rejection.empty()) st.first_rejection = std::string(text.substr(0, 300));
@@ -152,23 +140,44 @@ void print_first_rejection(shared_state& st) {
     std::printf("  first rejection: %s\n", st.first_rejection.c_str());
 }
 
-std::string sample_text(const shared_state& st) {
-  return std::to_string(st.verified.load()) + "/" +
-         std::to_string(st.verified.load() + st.bad.load());
+// The validator's storage counters, from its /metrics.
+struct storage_counters {
+  double commits = 0;
+  double predictions = 0;
+  double commit_seconds = 0;
+};
+
+storage_counters read_storage(const target& to) {
+  const std::string m = http_get(to, "/metrics");
+  return {metric_value(m, "bettensor_storage_batch_predictions_count"),
+          metric_value(m, "bettensor_storage_batch_predictions_sum"),
+          metric_value(m, "bettensor_storage_commit_duration_seconds_sum")};
 }
 
-// Storage batching as the validator's own metrics report it (whole run, warm-up included).
+// Storage batching during the run, as the validator's own metrics report it.
 struct storage_figures {
   double predictions_per_commit = 0;
   double commit_ms = 0;
 };
 
-storage_figures storage_from_metrics(std::uint16_t port) {
-  const std::string m = http_get(port, "/metrics");
-  const double commits = metric_value(m, "bettensor_storage_batch_predictions_count");
+storage_figures storage_between(const storage_counters& a, const storage_counters& b) {
+  const double commits = b.commits - a.commits;
   if (commits <= 0) return {};
-  return {metric_value(m, "bettensor_storage_batch_predictions_sum") / commits,
-          metric_value(m, "bettensor_storage_commit_duration_seconds_sum") / commits * 1e3};
+  return {(b.predictions - a.predictions) / commits,
+          (b.commit_seconds - a.commit_seconds) / commits * 1e3};
+}
+
+// One row of a two-column table.
+void row(const char* name, const std::string& value) {
+  std::printf("  %-32s %12s\n", name, value.c_str());
+}
+
+// The rows both tables end with: storage batching, the verified sample, the first rejection.
+void print_storage_and_sample(const storage_figures& storage, shared_state& st) {
+  row("predictions per commit (mean)", figure(storage.predictions_per_commit, 1));
+  row("commit ms (mean, fsync incl.)", figure(storage.commit_ms, 2));
+  row("confirmations verified (sample)", sample_text(st));
+  print_first_rejection(st);
 }
 
 void print_throughput(const settings& s, shared_state& st, double elapsed, double presign,
@@ -176,24 +185,23 @@ void print_throughput(const settings& s, shared_state& st, double elapsed, doubl
                       const storage_figures& storage) {
   const auto n = static_cast<double>(st.confirmed + st.rejected);
   const double per = n > 0 ? server_cpu / n : 0;
+  const double ratio = floor > 0 ? per / floor : 0;
+  const double cores = server_cpu / elapsed;
   std::printf(
       "\nthroughput: %d connections, %d in flight each, %.1f s (method: predictions signed "
       "beforehand, %.1f s;\nconfirmations counted while measuring; CPU from /proc; crypto "
       "floor = one sr25519 sign + verify\nhere, the mean of a measurement before and one after "
       "the run)\n",
       s.connections, s.inflight, elapsed, presign);
-  std::printf("  %-32s %12.0f\n", "confirmed predictions/s", n / elapsed);
-  std::printf("  %-32s %12llu\n", "accepted", static_cast<unsigned long long>(st.confirmed));
-  std::printf("  %-32s %12llu\n", "rejected", static_cast<unsigned long long>(st.rejected));
-  std::printf("  %-32s %12.1f\n", "server CPU µs per prediction", per * 1e6);
-  std::printf("  %-32s %12.1f\n", "crypto floor µs (sign+verify)", floor * 1e6);
-  std::printf("  %-32s %12.2f\n", "crypto floor ratio", floor > 0 ? per / floor : 0);
-  std::printf("  %-32s %12.2f\n", "server cores busy", server_cpu / elapsed);
-  std::printf("  %-32s %12.2f\n", "load generator cores busy", client_cpu / elapsed);
-  std::printf("  %-32s %12.1f\n", "predictions per commit (mean)", storage.predictions_per_commit);
-  std::printf("  %-32s %12.2f\n", "commit ms (mean, fsync incl.)", storage.commit_ms);
-  std::printf("  %-32s %12s\n", "confirmations verified (sample)", sample_text(st).c_str());
-  print_first_rejection(st);
+  row("confirmed predictions/s", figure(n / elapsed, 0));
+  row("accepted", std::to_string(st.confirmed.load()));
+  row("rejected", std::to_string(st.rejected.load()));
+  row("server CPU µs per prediction", figure(per * 1e6, 1));
+  row("crypto floor µs (sign+verify)", figure(floor * 1e6, 1));
+  row("crypto floor ratio", figure(ratio, 2));
+  row("server cores busy", figure(cores, 2));
+  row("load generator cores busy", figure(client_cpu / elapsed, 2));
+  print_storage_and_sample(storage, st);
   write_json(s, json::object{{"mode", "throughput"},
                              {"connections", s.connections},
                              {"inflight", s.inflight},
@@ -201,10 +209,10 @@ void print_throughput(const settings& s, shared_state& st, double elapsed, doubl
                              {"rate", n / elapsed},
                              {"accepted", st.confirmed.load()},
                              {"rejected", st.rejected.load()},
-                             {"server_cpu_us_per_prediction", per * 1e6},
+                             {"server_cpu_us_per_prediction", json_figure(per * 1e6)},
                              {"crypto_floor_us", floor * 1e6},
-                             {"crypto_floor_ratio", floor > 0 ? per / floor : 0},
-                             {"server_cores", server_cpu / elapsed},
+                             {"crypto_floor_ratio", json_figure(ratio)},
+                             {"server_cores", json_figure(cores)},
                              {"client_cores", client_cpu / elapsed},
                              {"predictions_per_commit", storage.predictions_per_commit},
                              {"commit_ms", storage.commit_ms},
@@ -229,18 +237,15 @@ void print_latency(const settings& s, shared_state& st, const std::vector<double
         s.idle, s.games, s.broadcast_every, broadcasts.size(),
         broadcasts.empty() ? 0.0 : *std::max_element(broadcasts.begin(), broadcasts.end()));
   }
-  std::printf("  %-28s %10.0f\n", "offered", s.rate * s.duration);
-  std::printf("  %-28s %10zu\n", "confirmed", l.size());
+  row("offered", figure(s.rate * s.duration, 0));
+  row("confirmed", std::to_string(l.size()));
   for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
                                 {"p90 ms", 90.0},
                                 {"p99 ms", 99.0},
                                 {"p99.9 ms", 99.9},
                                 {"max ms", 100.0}})
-    std::printf("  %-28s %10.3f\n", name, ms(p));
-  std::printf("  %-28s %10.1f\n", "predictions per commit", storage.predictions_per_commit);
-  std::printf("  %-28s %10.2f\n", "commit ms (mean)", storage.commit_ms);
-  std::printf("  %-28s %10s\n", "confirmations verified", sample_text(st).c_str());
-  print_first_rejection(st);
+    row(name, figure(ms(p), 3));
+  print_storage_and_sample(storage, st);
   write_json(s, json::object{{"mode", "latency"},
                              {"rate", s.rate},
                              {"connections", s.connections},
@@ -280,7 +285,7 @@ int run_stream(const settings& s) {
   net::io_context listen_ioc(1);
   auto listen_guard = net::make_work_guard(listen_ioc);
   std::thread listen_thread([&] { listen_ioc.run(); });
-  fleet idle(listen_ioc, w.port(), listeners);
+  fleet idle(listen_ioc, w.where(), listeners);
   if (s.idle > 0) {
     idle.grow(listeners.size());
     if (!idle.wait_ready(listeners.size(), std::chrono::seconds(120)))
@@ -290,13 +295,14 @@ int run_stream(const settings& s) {
   shared_state st;  // outlives the io_context and the coroutine frames it destroys
   std::vector<double> broadcasts;
   storage_figures storage;
+  storage_counters storage0;
   double elapsed = 0;
   double server_cpu = 0;
   double client_cpu = 0;
   net::io_context ioc(1);
   for (std::size_t i = 0; i < senders.size(); ++i)
     net::co_spawn(ioc,
-                  miner(w.port(), senders[i], w.validator(), std::move(pools[i]), s, st, w.game(),
+                  miner(w.where(), senders[i], w.validator(), std::move(pools[i]), s, st, w.game(),
                         static_cast<int>(i)),
                   [&st](const std::exception_ptr& e) {
                     if (e && !st.done) {
@@ -309,7 +315,8 @@ int run_stream(const settings& s) {
                   });
   std::thread driver([&] {
     while (st.ready < s.connections) std::this_thread::sleep_for(5ms);
-    const double server0 = cpu_seconds(w.server_pid());
+    storage0 = read_storage(w.where());
+    const double server0 = w.server_cpu_seconds();
     const double client0 = own_cpu_seconds();
     const auto t0 = steady::now();
     st.t0 = t0;
@@ -325,7 +332,7 @@ int run_stream(const settings& s) {
         std::this_thread::sleep_until(next);
         idle.expect_round(++round);
         const auto b0 = steady::now();
-        post_games(w.port(), w.admin_token(), games_body(round, s.games, w.game()));
+        post_games(w.where(), w.admin_token(), games_body(round, s.games, w.game()));
         if (const auto last = idle.wait_round(listeners.size(), std::chrono::seconds(30)))
           broadcasts.push_back(std::chrono::duration<double>(*last - b0).count() * 1e3);
       }
@@ -335,14 +342,14 @@ int run_stream(const settings& s) {
       // The writers stop at the end by themselves; give the last answers time to arrive, then
       // end every connection (a reader may be waiting for nothing).
       std::this_thread::sleep_for(1s);
-      storage = storage_from_metrics(w.port());
+      storage = storage_between(storage0, read_storage(w.where()));
       st.done = true;
       ioc.stop();
       return;
     }
     st.done = true;
     elapsed = std::chrono::duration<double>(steady::now() - t0).count();
-    server_cpu = cpu_seconds(w.server_pid()) - server0;
+    server_cpu = w.server_cpu_seconds() - server0;
     client_cpu = own_cpu_seconds() - client0;
   });
   ioc.run();
@@ -357,7 +364,7 @@ int run_stream(const settings& s) {
     // drifts, so the mean of the two measurements is used.
     const double floor_after = crypto_floor_seconds();
     print_throughput(s, st, elapsed, presign, (floor + floor_after) / 2, server_cpu, client_cpu,
-                     storage_from_metrics(w.port()));
+                     storage_between(storage0, read_storage(w.where())));
   }
   return st.bad == 0 && st.rejected == 0 && st.confirmed > 0 ? 0 : 1;
 }
