@@ -68,21 +68,8 @@ inline fe neg(const fe& f) {
   return sub(fe_zero, f);
 }
 
-inline fe mul(const fe& f, const fe& g) {
-  const u64 g1_19 = g.v[1] * 19;
-  const u64 g2_19 = g.v[2] * 19;
-  const u64 g3_19 = g.v[3] * 19;
-  const u64 g4_19 = g.v[4] * 19;
-  const u128 r0 = u128{f.v[0]} * g.v[0] + u128{f.v[1]} * g4_19 + u128{f.v[2]} * g3_19 +
-                  u128{f.v[3]} * g2_19 + u128{f.v[4]} * g1_19;
-  u128 r1 = u128{f.v[0]} * g.v[1] + u128{f.v[1]} * g.v[0] + u128{f.v[2]} * g4_19 +
-            u128{f.v[3]} * g3_19 + u128{f.v[4]} * g2_19;
-  u128 r2 = u128{f.v[0]} * g.v[2] + u128{f.v[1]} * g.v[1] + u128{f.v[2]} * g.v[0] +
-            u128{f.v[3]} * g4_19 + u128{f.v[4]} * g3_19;
-  u128 r3 = u128{f.v[0]} * g.v[3] + u128{f.v[1]} * g.v[2] + u128{f.v[2]} * g.v[1] +
-            u128{f.v[3]} * g.v[0] + u128{f.v[4]} * g4_19;
-  u128 r4 = u128{f.v[0]} * g.v[4] + u128{f.v[1]} * g.v[3] + u128{f.v[2]} * g.v[2] +
-            u128{f.v[3]} * g.v[1] + u128{f.v[4]} * g.v[0];
+// The 128-bit column sums of a product brought back to 51-bit limbs (2^255 = 19 mod p).
+inline fe carry(u128 r0, u128 r1, u128 r2, u128 r3, u128 r4) {
   fe h;
   h.v[0] = static_cast<u64>(r0) & mask51;
   r1 += static_cast<u64>(r0 >> 51);
@@ -99,6 +86,24 @@ inline fe mul(const fe& f, const fe& g) {
   return h;
 }
 
+inline fe mul(const fe& f, const fe& g) {
+  const u64 g1_19 = g.v[1] * 19;
+  const u64 g2_19 = g.v[2] * 19;
+  const u64 g3_19 = g.v[3] * 19;
+  const u64 g4_19 = g.v[4] * 19;
+  const u128 r0 = u128{f.v[0]} * g.v[0] + u128{f.v[1]} * g4_19 + u128{f.v[2]} * g3_19 +
+                  u128{f.v[3]} * g2_19 + u128{f.v[4]} * g1_19;
+  const u128 r1 = u128{f.v[0]} * g.v[1] + u128{f.v[1]} * g.v[0] + u128{f.v[2]} * g4_19 +
+                  u128{f.v[3]} * g3_19 + u128{f.v[4]} * g2_19;
+  const u128 r2 = u128{f.v[0]} * g.v[2] + u128{f.v[1]} * g.v[1] + u128{f.v[2]} * g.v[0] +
+                  u128{f.v[3]} * g4_19 + u128{f.v[4]} * g3_19;
+  const u128 r3 = u128{f.v[0]} * g.v[3] + u128{f.v[1]} * g.v[2] + u128{f.v[2]} * g.v[1] +
+                  u128{f.v[3]} * g.v[0] + u128{f.v[4]} * g4_19;
+  const u128 r4 = u128{f.v[0]} * g.v[4] + u128{f.v[1]} * g.v[3] + u128{f.v[2]} * g.v[2] +
+                  u128{f.v[3]} * g.v[1] + u128{f.v[4]} * g.v[0];
+  return carry(r0, r1, r2, r3, r4);
+}
+
 // Squaring: the symmetric products computed once (15 multiplications instead of 25).
 inline fe sq(const fe& f) {
   const u64 f0_2 = f.v[0] * 2;
@@ -109,24 +114,11 @@ inline fe sq(const fe& f) {
   const u64 f3_19 = f.v[3] * 19;
   const u64 f4_19 = f.v[4] * 19;
   const u128 r0 = u128{f.v[0]} * f.v[0] + u128{f1_38} * f.v[4] + u128{f2_38} * f.v[3];
-  u128 r1 = u128{f0_2} * f.v[1] + u128{f2_38} * f.v[4] + u128{f3_19} * f.v[3];
-  u128 r2 = u128{f0_2} * f.v[2] + u128{f.v[1]} * f.v[1] + u128{f3_38} * f.v[4];
-  u128 r3 = u128{f0_2} * f.v[3] + u128{f1_2} * f.v[2] + u128{f4_19} * f.v[4];
-  u128 r4 = u128{f0_2} * f.v[4] + u128{f1_2} * f.v[3] + u128{f.v[2]} * f.v[2];
-  fe h;
-  h.v[0] = static_cast<u64>(r0) & mask51;
-  r1 += static_cast<u64>(r0 >> 51);
-  h.v[1] = static_cast<u64>(r1) & mask51;
-  r2 += static_cast<u64>(r1 >> 51);
-  h.v[2] = static_cast<u64>(r2) & mask51;
-  r3 += static_cast<u64>(r2 >> 51);
-  h.v[3] = static_cast<u64>(r3) & mask51;
-  r4 += static_cast<u64>(r3 >> 51);
-  h.v[4] = static_cast<u64>(r4) & mask51;
-  h.v[0] += static_cast<u64>(r4 >> 51) * 19;
-  h.v[1] += h.v[0] >> 51;
-  h.v[0] &= mask51;
-  return h;
+  const u128 r1 = u128{f0_2} * f.v[1] + u128{f2_38} * f.v[4] + u128{f3_19} * f.v[3];
+  const u128 r2 = u128{f0_2} * f.v[2] + u128{f.v[1]} * f.v[1] + u128{f3_38} * f.v[4];
+  const u128 r3 = u128{f0_2} * f.v[3] + u128{f1_2} * f.v[2] + u128{f4_19} * f.v[4];
+  const u128 r4 = u128{f0_2} * f.v[4] + u128{f1_2} * f.v[3] + u128{f.v[2]} * f.v[2];
+  return carry(r0, r1, r2, r3, r4);
 }
 
 fe sq_n(fe f, int n) {
