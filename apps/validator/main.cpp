@@ -48,6 +48,14 @@ po::options_description validator_options() {
       "invalid frames tolerated before closing with 1008")(
       "websocket.send_queue", po::value<int>()->default_value(1024),
       "frames queued per connection before it is closed as a slow consumer")(
+      "websocket.tls_cert", po::value<std::string>(),
+      "PEM certificate chain: serve wss:// and https:// (with --websocket.tls_key; without "
+      "both, plain ws:// for a TLS-terminating proxy)")(
+      "websocket.tls_key", po::value<std::string>(), "PEM private key of --websocket.tls_cert")(
+      "websocket.compression", po::value<bool>()->default_value(false),
+      "accept permessage-deflate from miners that offer it")(
+      "websocket.compression_threshold", po::value<int>()->default_value(1024),
+      "bytes: shorter messages are sent uncompressed")(
       "websocket.log_level", po::value<std::string>(),
       "log level for connection events (default: --log.level)")(
       "log.level", po::value<std::string>()->default_value("info"),
@@ -106,6 +114,13 @@ void check_files(const handlers::validator_options& o) {
   }
   if (o.admin_token_file && !std::ifstream(*o.admin_token_file))
     throw cli::usage_error("--admin.token_file: cannot read " + o.admin_token_file->string());
+  if (!o.server.tls_cert_file.empty()) {
+    try {
+      transport::check_tls(o.server);
+    } catch (const std::runtime_error& e) {
+      throw cli::usage_error(std::string("--websocket.tls_cert/--websocket.tls_key: ") + e.what());
+    }
+  }
 }
 
 }  // namespace
@@ -145,6 +160,17 @@ int main(int argc, char** argv) try {
   s.max_invalid_frames =
       static_cast<std::size_t>(cli::positive_int(vm, "websocket.max_invalid_frames"));
   s.send_queue_frames = static_cast<std::size_t>(cli::positive_int(vm, "websocket.send_queue"));
+  if ((vm.count("websocket.tls_cert") != 0) != (vm.count("websocket.tls_key") != 0))
+    throw cli::usage_error("--websocket.tls_cert and --websocket.tls_key go together");
+  if (vm.count("websocket.tls_cert") != 0) {
+    s.tls_cert_file = cli::expand_user(vm["websocket.tls_cert"].as<std::string>()).string();
+    s.tls_key_file = cli::expand_user(vm["websocket.tls_key"].as<std::string>()).string();
+  }
+  s.compression = vm["websocket.compression"].as<bool>();
+  const int threshold = vm["websocket.compression_threshold"].as<int>();
+  if (threshold < 0)
+    throw cli::usage_error("--websocket.compression_threshold must not be negative");
+  s.compression_threshold = static_cast<std::size_t>(threshold);
   const int threads = cli::positive_int(vm, "threads");
 
   const auto log_level = level("log.level", vm["log.level"].as<std::string>());

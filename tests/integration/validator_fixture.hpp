@@ -18,6 +18,7 @@
 #include "bettensor/handlers/validator_service.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/test/tls_files.hpp"
 #include "bettensor/test/ws_client.hpp"
 
 namespace bettensor::test {
@@ -182,7 +183,8 @@ class ValidatorTest : public ::testing::Test {
   }
 
   // Reads frames until one of `type` arrives (others, e.g. game updates, are skipped).
-  protocol::envelope next(ws_client& c, std::string_view type, int max_frames = 50) {
+  template <class Client>
+  protocol::envelope next(Client& c, std::string_view type, int max_frames = 50) {
     for (int i = 0; i < max_frames; ++i) {
       auto text = c.read();
       if (!text) {
@@ -216,7 +218,8 @@ class ValidatorTest : public ::testing::Test {
     return c;
   }
 
-  protocol::confirmation confirm(ws_client& c) {
+  template <class Client>
+  protocol::confirmation confirm(Client& c) {
     const auto e = next(c, protocol::message_type::confirmation);
     auto conf = protocol::parse_confirmation(e.data);
     EXPECT_TRUE(conf);

@@ -453,6 +453,8 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   } catch (const std::system_error& e) {
     throw startup_error("--websocket.port: cannot listen on " + s.opts.server.address + ":" +
                         std::to_string(s.opts.server.port) + ": " + e.what());
+  } catch (const std::runtime_error& e) {
+    throw startup_error(std::string("--websocket.tls_cert/--websocket.tls_key: ") + e.what());
   }
   s.apply_games(initial);
 }

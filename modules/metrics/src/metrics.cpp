@@ -26,8 +26,13 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(close_reason::co
      "shutdown",      "deregistered", "error"};
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> auth_names =
-    {"invalid_format", "stale_timestamp", "invalid_signature",
-     "not_registered", "blacklisted",     "timeout"};
+    {"invalid_format",
+     "stale_timestamp",
+     "invalid_signature",
+     "not_registered",
+     "blacklisted",
+     "timeout",
+     "tls"};
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(rejection::count_)>
     rejection_names = {"non_positive_wager", "game_not_found",          "game_started",

@@ -17,6 +17,7 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -24,11 +25,13 @@
 #include "asio_support.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "frame_lanes.hpp"
+#include "ws_channel.hpp"
 
 namespace bettensor::transport {
 
 using namespace detail;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 
 namespace {
 
@@ -40,6 +43,29 @@ std::string fit_reason(std::string reason) {
 
 std::string json_error_body(std::string_view message) {
   return boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}});
+}
+
+// The server's TLS context from PEM files; names the file and OpenSSL's reason on failure.
+ssl::context load_tls(const server_config& cfg) {
+  if (cfg.tls_cert_file.empty() || cfg.tls_key_file.empty())
+    throw std::runtime_error("TLS needs both a certificate and a key file");
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                  ssl::context::single_dh_use);
+  beast::error_code ec;
+  ctx.use_certificate_chain_file(cfg.tls_cert_file, ec);
+  if (ec)
+    throw std::runtime_error("cannot use TLS certificate " + cfg.tls_cert_file + ": " +
+                             ec.message());
+  ctx.use_private_key_file(cfg.tls_key_file, ssl::context::pem, ec);
+  if (ec)
+    throw std::runtime_error("cannot use TLS key " + cfg.tls_key_file + " with certificate " +
+                             cfg.tls_cert_file + ": " + ec.message());
+  if (::SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    throw std::runtime_error("TLS key " + cfg.tls_key_file + " does not match certificate " +
+                             cfg.tls_cert_file);
+  return ctx;
 }
 
 }  // namespace
@@ -63,6 +89,16 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       cfg.metrics = std::make_shared<metrics::validator_metrics>(own_registry->get());
     }
     m = cfg.metrics.get();
+    if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) tls.emplace(load_tls(cfg));
+    ws.handshake_timeout = cfg.handshake_timeout;
+    ws.read_message_max = cfg.max_message_bytes;
+    ws.server = true;
+    if (cfg.compression) {
+      websocket::permessage_deflate pmd;
+      pmd.server_enable = true;
+      pmd.msg_size_threshold = cfg.compression_threshold;
+      ws.deflate = pmd;
+    }
     const tcp::endpoint ep(net::ip::make_address(cfg.address), cfg.port);
     acceptor.open(ep.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
@@ -74,8 +110,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self);
   static net::awaitable<void> fan_out(std::shared_ptr<impl> self);
   net::awaitable<void> run_connection(std::shared_ptr<impl> self, tcp::socket socket);
+  template <class Stream>
+  net::awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, tcp::endpoint remote,
+                             std::string remote_text);
   net::awaitable<http_response> route(http::request<http::string_body>& req,
-                                      const tcp::endpoint& remote, beast::tcp_stream& stream);
+                                      const tcp::endpoint& remote, const net::any_io_executor& ex);
 
   // Hub: every WebSocket session, and the authenticated ones by hotkey.
   std::shared_ptr<ws_session> join(const std::shared_ptr<ws_session>& s);
@@ -91,6 +130,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 
   net::io_context& ioc;
   server_config cfg;
+  std::optional<ssl::context> tls;  // wss:// and https:// when set
+  ws_settings ws;
   std::shared_ptr<metrics::registry> own_registry;  // only without cfg.metrics
   metrics::validator_metrics* m = nullptr;
   crypto::hotkey identity;
@@ -125,11 +166,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
 // executor); other threads reach it through post().
 class ws_session final : public peer_connection, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(std::shared_ptr<server::impl> srv, beast::tcp_stream stream, std::string remote)
+  ws_session(std::shared_ptr<server::impl> srv, std::unique_ptr<ws_channel> ws, std::string remote)
       : srv_(std::move(srv)),
-        ws_(std::move(stream)),
-        wake_(ws_.get_executor()),
-        watchdog_(ws_.get_executor()),
+        ws_(std::move(ws)),
+        wake_(ws_->executor()),
+        watchdog_(ws_->executor()),
         remote_(std::move(remote)),
         opened_(steady::now()),
         last_activity_(opened_),
@@ -141,12 +182,13 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   const std::string& remote_address() const override { return remote_; }
 
   void send(frame_ptr frame, priority p) override {
-    net::post(ws_.get_executor(), [self = shared_from_this(), frame = std::move(frame),
-                                   p]() mutable { self->enqueue(std::move(frame), p); });
+    net::post(ws_->executor(), [self = shared_from_this(), frame = std::move(frame), p]() mutable {
+      self->enqueue(std::move(frame), p);
+    });
   }
 
   void close(std::uint16_t code, std::string reason) override {
-    net::post(ws_.get_executor(),
+    net::post(ws_->executor(),
               [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
                 self->request_close(code, std::move(reason));
               });
@@ -221,7 +263,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   void handle_frame(std::string_view text);
 
   std::shared_ptr<server::impl> srv_;
-  websocket::stream<beast::tcp_stream> ws_;
+  std::unique_ptr<ws_channel> ws_;  // plain or TLS; set up by make_ws_channel
   net::steady_timer wake_;
   net::steady_timer watchdog_;
   std::string remote_;
@@ -248,20 +290,9 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
 
 net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
                                      http::request<http::string_body> req) {
-  auto& ws = self->ws_;
-  beast::get_lowest_layer(ws).expires_never();  // the websocket timeouts take over
-  websocket::stream_base::timeout t{};
-  t.handshake_timeout = self->srv_->cfg.handshake_timeout;  // upgrade and close handshakes
-  t.idle_timeout = websocket::stream_base::none();          // silence is the watchdog's job
-  t.keep_alive_pings = false;
-  ws.set_option(t);
-  ws.read_message_max(self->srv_->cfg.max_message_bytes);
-  // One frame per message: Beast would otherwise cut a 20 KB game update into 4 KB frames, a
-  // write (and a system call) each, for every recipient.
-  ws.auto_fragment(false);
-  ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "bettensor-validator"); }));
-  if (auto [ec] = co_await ws.async_accept(req, use_nothrow); ec) {
+  auto& ws = *self->ws_;
+  ws.tcp().expires_never();  // the websocket timeouts take over
+  if (auto [ec] = co_await ws.accept(req); ec) {
     spdlog::debug("WebSocket upgrade from {} failed: {}", self->remote_, ec.message());
     co_return;
   }
@@ -270,7 +301,7 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   auto* m = self->srv_->m;
   m->connections_opened->Increment();
   m->connections_open->Increment();
-  auto ex = ws.get_executor();
+  auto ex = ws.executor();
   net::co_spawn(ex, write_loop(self),
                 [](const std::exception_ptr& e) { log_failure("writer", e); });
   net::co_spawn(ex, watch(self), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
@@ -284,8 +315,8 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   // The read side has seen the close handshake (or an error). A close of ours still waiting for
   // the peer's close frame would wait in vain (the read consumed it), so end the socket here.
   beast::error_code ignored;
-  beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  beast::get_lowest_layer(ws).socket().close(ignored);
+  ws.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  ws.tcp().socket().close(ignored);
   self->dead_ = true;
   self->wake_.cancel();
   self->watchdog_.cancel();
@@ -303,7 +334,7 @@ net::awaitable<void> ws_session::read_loop() {
   beast::flat_buffer buffer;
   for (;;) {
     buffer.clear();
-    auto [ec, n] = co_await ws_.async_read(buffer, use_nothrow);
+    auto [ec, n] = co_await ws_->read(buffer);
     if (ec) {
       if (ec == websocket::error::message_too_big) {
         spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
@@ -359,7 +390,7 @@ void ws_session::authenticate(std::string_view text) {
 }
 
 void ws_session::handle_frame(std::string_view text) {
-  if (!ws_.got_text()) {
+  if (!ws_->got_text()) {
     reply_error("Invalid message format: binary frames are not supported");
   } else {
     const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
@@ -386,8 +417,8 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
   for (;;) {
     if (self->dead_) co_return;
     if (self->close_ && q.empty(priority::urgent)) {
-      auto [ec] = co_await self->ws_.async_close(*self->close_, use_nothrow);
-      if (ec) beast::get_lowest_layer(self->ws_).socket().close();
+      auto [ec] = co_await self->ws_->close(*self->close_);
+      if (ec) self->ws_->tcp().socket().close();
       co_return;
     }
     frame_ptr frame = q.pop();
@@ -400,9 +431,9 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
     auto* m = self->srv_->m;
     m->send_queue_frames->Decrement();
     spdlog::trace("-> {} {}", self->remote_, *frame);
-    auto [ec, n] = co_await self->ws_.async_write(net::buffer(*frame), use_nothrow);
+    auto [ec, n] = co_await self->ws_->write(net::buffer(*frame));
     if (ec) {
-      beast::get_lowest_layer(self->ws_).socket().close();
+      self->ws_->tcp().socket().close();
       co_return;
     }
     metrics::at(m->messages_out, metrics::classify_frame(*frame)).Increment();
@@ -421,7 +452,7 @@ net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
     if (self->close_) {
       deadline = self->closing_since_ + cfg.close_grace;
       if (now >= deadline) {
-        beast::get_lowest_layer(self->ws_).socket().close();
+        self->ws_->tcp().socket().close();
         co_return;
       }
     } else if (!self->authenticated_) {
@@ -530,13 +561,32 @@ net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tc
   const tcp::endpoint remote = socket.remote_endpoint(remote_ec);
   std::string remote_text =
       remote_ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
-  beast::tcp_stream stream(std::move(socket));
+  if (!tls) {
+    co_await serve(self, beast::tcp_stream(std::move(socket)), remote, std::move(remote_text));
+    co_return;
+  }
+  tls_stream stream(std::move(socket), *tls);
+  beast::get_lowest_layer(stream).expires_after(cfg.handshake_timeout);
+  if (auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_nothrow); ec) {
+    // A port scanner, a plain ws:// client or a client that distrusts our certificate.
+    spdlog::info("TLS handshake with {} failed: {}", remote_text, ec.message());
+    metrics::at(m->auth_failures, metrics::auth_failure::tls).Increment();
+    co_return;
+  }
+  co_await serve(self, std::move(stream), remote, std::move(remote_text));
+}
+
+// HTTP requests on one connection (plain or TLS) until it closes or upgrades to a WebSocket.
+template <class Stream>
+net::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, Stream stream,
+                                         tcp::endpoint remote, std::string remote_text) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(cfg.max_http_body_bytes);
     parser.header_limit(16 * 1024);
-    stream.expires_after(cfg.handshake_timeout);
+    tcp_layer.expires_after(cfg.handshake_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_nothrow);
     if (ec == http::error::body_limit) {
       http::response<http::string_body> res{http::status::payload_too_large, 11};
@@ -560,12 +610,13 @@ net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tc
         co_await http::async_write(stream, res, use_nothrow);
         break;
       }
-      auto session = std::make_shared<ws_session>(self, std::move(stream), std::move(remote_text));
+      auto session = std::make_shared<ws_session>(self, make_ws_channel(std::move(stream), ws),
+                                                  std::move(remote_text));
       buffer = beast::flat_buffer();  // a client sends nothing more before the 101 answer
       co_await ws_session::run(std::move(session), std::move(req));
       co_return;
     }
-    http_response reply = co_await route(req, remote, stream);
+    http_response reply = co_await route(req, remote, tcp_layer.get_executor());
     http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
     res.set(http::field::server, "bettensor-validator");
     res.set(http::field::content_type, reply.content_type);
@@ -576,12 +627,16 @@ net::awaitable<void> server::impl::run_connection(std::shared_ptr<impl> self, tc
     if (wec || !res.keep_alive()) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if constexpr (std::is_same_v<Stream, tls_stream>) {
+    tcp_layer.expires_after(cfg.close_grace);
+    co_await stream.async_shutdown(use_nothrow);  // close_notify; the peer may not answer
+  }
+  tcp_layer.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 net::awaitable<http_response> server::impl::route(http::request<http::string_body>& req,
                                                   const tcp::endpoint& remote,
-                                                  beast::tcp_stream& stream) {
+                                                  const net::any_io_executor& ex) {
   const std::string_view target = req.target();
   std::string path(target.substr(0, target.find('?')));
   if (path == "/ws/health") {
@@ -612,7 +667,6 @@ net::awaitable<http_response> server::impl::route(http::request<http::string_bod
   // Hand the request to the application and resume on this connection's strand when it answers.
   // The initiation runs synchronously inside the co_await, so it may refer to this frame's
   // locals; GCC 12 miscompiles non-trivial captures of temporaries in co_await expressions.
-  auto ex = stream.get_executor();
   auto initiation = [this, ex, &r](auto handler) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
     cb.on_http(std::move(r), [shared, ex](http_response res) {
@@ -674,6 +728,10 @@ net::awaitable<void> drain(std::shared_ptr<server::impl> srv, std::function<void
   done();
 }
 }  // namespace
+
+void check_tls(const server_config& cfg) {
+  load_tls(cfg);
+}
 
 std::uint16_t server::local_port() const {
   return impl_->acceptor.local_endpoint().port();

@@ -90,6 +90,7 @@ enum class auth_failure : std::uint8_t {
   not_registered,
   blacklisted,
   timeout,
+  tls,  // the TLS handshake failed (wss:// with --websocket.tls_cert)
   count_
 };
 auth_failure reason_of_refusal(std::string_view text);

@@ -86,9 +86,21 @@ struct server_config {
   std::size_t max_invalid_frames = 20;   // bad frames tolerated before close 1008
   std::size_t send_queue_frames = 1024;  // per connection
   std::chrono::seconds close_grace{3};   // a close handshake longer than this ends the socket
+  /// wss:// and https://: a PEM certificate chain and its private key (both or neither). Plain
+  /// ws:// is served when both are empty (e.g. behind a TLS-terminating proxy).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  /// permessage-deflate for miners that offer it; messages shorter than the threshold are sent
+  /// uncompressed (a confirmation gains nothing and would cost CPU).
+  bool compression = false;
+  std::size_t compression_threshold = 1024;
   /// Where connection, frame and queue metrics go; a private registry when null.
   std::shared_ptr<metrics::validator_metrics> metrics;
 };
+
+/// Loads the TLS certificate and key of `cfg` as the server would; throws std::runtime_error naming
+/// the file and the reason when they cannot be used (for --check-config).
+void check_tls(const server_config& cfg);
 
 class server {
  public:
@@ -103,7 +115,8 @@ class server {
     std::function<void(http_request, std::function<void(http_response)> reply)> on_http;
   };
 
-  /// Binds and listens (port 0 picks a free port); throws std::system_error if it cannot.
+  /// Binds and listens (port 0 picks a free port); throws std::system_error if it cannot, and
+  /// std::runtime_error naming the file when the TLS certificate or key cannot be used.
   server(boost::asio::io_context& ioc, server_config cfg, crypto::hotkey identity,
          std::shared_ptr<protocol::replay_guard> nonces, callbacks cb);
   ~server();
