@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <exception>
@@ -17,6 +18,7 @@
 #include "bettensor/handlers/metagraph.hpp"
 #include "bettensor/miner/miner_service.hpp"
 #include "bettensor/storage/validator_store.hpp"
+#include "bettensor/transport/validator_link.hpp"
 
 namespace po = boost::program_options;
 namespace net = boost::asio;
@@ -26,15 +28,16 @@ namespace {
 
 po::options_description miner_flags() {
   po::options_description ws("Validators and WebSocket");
-  ws.add_options()(
-      "validator", po::value<std::vector<std::string>>()->composing(),
-      "a validator to deliver to, ws://HOST:PORT@VALIDATOR_SS58 (repeatable; frames must be "
-      "signed by that hotkey)")(
+  ws.add_options()("validator", po::value<std::vector<std::string>>()->composing(),
+                   "a validator to deliver to, ws://HOST:PORT@VALIDATOR_SS58 or wss://... for TLS "
+                   "(repeatable; frames must be signed by that hotkey)")(
       "metagraph.file", po::value<std::string>(),
       "metagraph snapshot (JSON): every neuron with validator_permit and a non-zero IP is dialled; "
       "re-read when it changes or on SIGHUP")(
       "metagraph.ws_port", po::value<int>()->default_value(0),
       "port to dial on metagraph validators (0: the axon port listed in the file)")(
+      "metagraph.tls", po::value<bool>()->default_value(false),
+      "dial metagraph validators with wss:// (TLS)")(
       "websocket_enabled", po::value<bool>()->default_value(true),
       "deliver over WebSocket (false: HTTP POST /predictions only)")(
       "websocket_heartbeat_interval", po::value<int>()->default_value(60),
@@ -48,6 +51,12 @@ po::options_description miner_flags() {
       "[0, min(max, base*2^n)]")("websocket_max_reconnect_interval",
                                  po::value<double>()->default_value(300),
                                  "seconds: the largest reconnect delay")(
+      "websocket_tls_ca", po::value<std::string>(),
+      "PEM file of the CA certificates trusted for wss:// validators (default: the system's)")(
+      "websocket_compression", po::value<bool>()->default_value(false),
+      "offer permessage-deflate (used when the validator accepts it)")(
+      "websocket_compression_threshold", po::value<int>()->default_value(1024),
+      "bytes: shorter messages are sent uncompressed")(
       "websocket_log_level", po::value<std::string>(),
       "log level for connection events (default: --log_level)")(
       "log_level", po::value<std::string>()->default_value("info"),
@@ -118,6 +127,14 @@ int main(int argc, char** argv) try {
   if (opts.validators.empty() && !opts.metagraph_file)
     throw cli::usage_error("give --validator and/or --metagraph.file: no validator to deliver to");
   opts.metagraph_ws_port = cli::port(vm, "metagraph.ws_port");
+  opts.metagraph_tls = vm["metagraph.tls"].as<bool>();
+  if (vm.count("websocket_tls_ca") != 0)
+    opts.link.tls_ca_file = cli::expand_user(vm["websocket_tls_ca"].as<std::string>()).string();
+  opts.link.compression = vm["websocket_compression"].as<bool>();
+  const int threshold = vm["websocket_compression_threshold"].as<int>();
+  if (threshold < 0)
+    throw cli::usage_error("--websocket_compression_threshold must not be negative");
+  opts.link.compression_threshold = static_cast<std::size_t>(threshold);
 
   opts.websocket_enabled = vm["websocket_enabled"].as<bool>();
   opts.link.heartbeat_interval =
@@ -166,6 +183,18 @@ int main(int argc, char** argv) try {
   if (opts.metagraph_file) {
     if (auto m = handlers::metagraph::load(*opts.metagraph_file); !m)
       throw cli::usage_error("--metagraph.file: " + m.error().message);
+  }
+  const bool any_tls =
+      opts.metagraph_tls || std::any_of(opts.validators.begin(), opts.validators.end(),
+                                        [](const miner::validator_endpoint& v) { return v.tls; });
+  if (any_tls) {
+    auto tls = opts.link;
+    tls.tls = true;
+    try {
+      transport::check_link_tls(tls);
+    } catch (const std::invalid_argument& e) {
+      throw cli::usage_error(std::string("--websocket_tls_ca: ") + e.what());
+    }
   }
 
   std::optional<std::uint16_t> metrics_port;

@@ -139,5 +139,65 @@ TEST_F(LinkTest, FramesNotSignedByTheDialledValidatorAreDropped) {
   link.stop();
 }
 
+TEST_F(LinkTest, WssWithTheValidatorsCaConnectsAndCompressionIsOptional) {
+  const auto tls = make_tls_files(dir_, "validator");
+  opts_.server.tls_cert_file = tls.cert.string();
+  opts_.server.tls_key_file = tls.key.string();
+  opts_.server.compression = true;
+  start();
+  auto cfg = link_config();
+  cfg.tls = true;
+  cfg.tls_ca_file = tls.cert.string();
+  cfg.compression = true;
+  link_events events;
+  transport::validator_link link(ioc_.get_executor(), cfg, miners_[0], events.callbacks());
+  link.start();
+  EXPECT_EQ(events.wait_for("connected"), "connected:1");
+  EXPECT_TRUE(link.send(prediction_frame(miners_[0], prediction(miners_[0], "wss-1"))));
+  EXPECT_EQ(events.wait_for("confirmation"), "confirmation:wss-1:success");
+  link.stop();
+}
+
+TEST_F(LinkTest, WssRefusesAnUntrustedOrMisnamedCertificateWithTheReason) {
+  const auto tls = make_tls_files(dir_, "validator", "DNS:validator.example");
+  opts_.server.tls_cert_file = tls.cert.string();
+  opts_.server.tls_key_file = tls.key.string();
+  start();
+  auto cfg = link_config();
+  cfg.tls = true;
+  {  // trusted, but issued for another name than the one dialled (127.0.0.1)
+    cfg.tls_ca_file = tls.cert.string();
+    link_events events;
+    transport::validator_link link(ioc_.get_executor(), cfg, miners_[0], events.callbacks());
+    link.start();
+    EXPECT_EQ(events.wait_for("disconnected"),
+              "disconnected:bad TLS certificate: IP address mismatch (trusted: " +
+                  tls.cert.string() + ")");
+    EXPECT_FALSE(link.connected());
+    link.stop();
+  }
+  {  // not trusted at all
+    const auto other = make_tls_files(dir_, "other");
+    cfg.tls_ca_file = other.cert.string();
+    link_events events;
+    transport::validator_link link(ioc_.get_executor(), cfg, miners_[0], events.callbacks());
+    link.start();
+    const auto why = events.wait_for("disconnected");
+    EXPECT_TRUE(why.starts_with("disconnected:bad TLS certificate: ")) << why;
+    EXPECT_NE(why.find(other.cert.string()), std::string::npos) << why;
+    EXPECT_FALSE(link.connected());
+    link.stop();
+  }
+  // A CA file that is not PEM is refused when the link is made, naming the file.
+  std::ofstream(dir_ / "garbage.pem") << "not a certificate\n";
+  cfg.tls_ca_file = (dir_ / "garbage.pem").string();
+  try {
+    transport::validator_link link(ioc_.get_executor(), cfg, miners_[0], {});
+    ADD_FAILURE() << "a link was made with an unreadable CA file";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("garbage.pem"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace bettensor::test

@@ -39,13 +39,14 @@ protocol::result<validator_endpoint> parse_validator_address(std::string_view te
   const auto bad = [&](std::string_view why) {
     return protocol::error{protocol::errc::invalid_format,
                            "validator address '" + std::string(text) + "': " + std::string(why) +
-                               " (expected ws://HOST:PORT@VALIDATOR_SS58)"};
+                               " (expected ws://HOST:PORT@VALIDATOR_SS58 or wss://...)"};
   };
-  constexpr std::string_view scheme = "ws://";
-  if (!text.starts_with(scheme)) return bad("must start with ws://");
+  validator_endpoint v;
+  v.tls = text.starts_with("wss://");
+  const std::string_view scheme = v.tls ? "wss://" : "ws://";
+  if (!text.starts_with(scheme)) return bad("must start with ws:// or wss://");
   const auto at = text.rfind('@');
   if (at == std::string_view::npos || at + 1 == text.size()) return bad("missing @hotkey");
-  validator_endpoint v;
   v.hotkey = std::string(text.substr(at + 1));
   if (!crypto::ss58_decode(v.hotkey)) return bad("the hotkey is not an SS58 address");
   std::string_view rest = text.substr(scheme.size(), at - scheme.size());
@@ -78,8 +79,8 @@ protocol::result<validator_endpoint> parse_validator_address(std::string_view te
 
 std::string to_string(const validator_endpoint& v) {
   const bool v6 = v.host.find(':') != std::string::npos;
-  return "ws://" + (v6 ? "[" + v.host + "]" : v.host) + ":" + std::to_string(v.port) + v.path +
-         "@" + v.hotkey;
+  return (v.tls ? "wss://" : "ws://") + (v6 ? "[" + v.host + "]" : v.host) + ":" +
+         std::to_string(v.port) + v.path + "@" + v.hotkey;
 }
 
 protocol::result<strategy> parse_strategy(std::string_view name) {
@@ -175,7 +176,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         if (!n.validator_permit || is_unset_ip(n.ip) || n.hotkey == identity.ss58) continue;
         const std::uint16_t port = opts.metagraph_ws_port != 0 ? opts.metagraph_ws_port : n.port;
         if (port == 0) continue;
-        out.emplace(n.hotkey, validator_endpoint{n.ip, port, "/ws", n.hotkey});
+        out.emplace(n.hotkey, validator_endpoint{n.ip, port, "/ws", n.hotkey, opts.metagraph_tls});
       }
     }
     return out;
@@ -226,6 +227,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     cfg.port = endpoint.port;
     cfg.path = endpoint.path;
     cfg.validator_ss58 = endpoint.hotkey;
+    cfg.tls = endpoint.tls;
     std::weak_ptr<impl> weak = shared_from_this();
     std::weak_ptr<peer> wp = p;
     // Link callbacks run on the link's strand; everything is handled on the miner's strand.
@@ -458,6 +460,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     req.port = p->endpoint.port;
     req.target = "/predictions";
     req.timeout = opts.http_timeout;
+    req.tls = p->endpoint.tls;
+    req.tls_ca_file = opts.link.tls_ca_file;
     req.body = protocol::serialize(
         protocol::sign_envelope(identity, protocol::message_type::prediction, to_json(pred)));
     transport::async_http_post(

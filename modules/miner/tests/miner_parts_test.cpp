@@ -62,12 +62,22 @@ TEST(ValidatorAddress, ParsesHostPortPathAndHotkey) {
   EXPECT_EQ(v6->port, 9000);
   EXPECT_EQ(v6->path, "/custom");
   EXPECT_EQ(to_string(*v6), "ws://[::1]:9000/custom@" + key);
+
+  EXPECT_FALSE(v6->tls);
+
+  auto secure = parse_validator_address("wss://validator.example:443@" + key);
+  ASSERT_TRUE(secure) << secure.error().message;
+  EXPECT_TRUE(secure->tls);
+  EXPECT_EQ(secure->host, "validator.example");
+  EXPECT_EQ(secure->port, 443);
+  EXPECT_EQ(to_string(*secure), "wss://validator.example:443/ws@" + key);
 }
 
 TEST(ValidatorAddress, RefusesEachMalformedPartWithItsReason) {
   const auto key = some_ss58();
   const std::pair<std::string, std::string> cases[] = {
-      {"http://h:1@" + key, "must start with ws://"},
+      {"http://h:1@" + key, "must start with ws:// or wss://"},
+      {"wss:/h:1@" + key, "must start with ws:// or wss://"},
       {"ws://h:1", "missing @hotkey"},
       {"ws://h:1@", "missing @hotkey"},
       {"ws://h:1@notakey", "not an SS58 address"},

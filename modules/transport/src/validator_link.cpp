@@ -15,6 +15,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "asio_support.hpp"
@@ -22,6 +23,8 @@
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "tls_client.hpp"
+#include "ws_channel.hpp"
 
 namespace bettensor::transport {
 
@@ -32,8 +35,9 @@ namespace {
 // One connection attempt's state; the coroutines of an attempt share it and stop when `dead`.
 struct connection {
   explicit connection(const net::any_io_executor& ex)
-      : ws(ex), wake(ex), heartbeat(ex), watchdog(ex), last_rx(steady::now()) {}
-  websocket::stream<beast::tcp_stream> ws;
+      : stream(ex), wake(ex), heartbeat(ex), watchdog(ex), last_rx(steady::now()) {}
+  beast::tcp_stream stream;        // until the WebSocket (plain or TLS) takes it over
+  std::unique_ptr<ws_channel> ws;  // after the TCP connect
   net::steady_timer wake;
   net::steady_timer heartbeat;
   net::steady_timer watchdog;
@@ -45,7 +49,7 @@ struct connection {
   void end() {
     dead = true;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws).socket().close(ignored);
+    (ws ? ws->tcp() : stream).socket().close(ignored);
     wake.cancel();
     heartbeat.cancel();
     watchdog.cancel();
@@ -68,10 +72,20 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       throw std::invalid_argument("validator hotkey " + cfg.validator_ss58 + ": " +
                                   address.error().message());
     validator_key = address->key;
+    if (cfg.tls) tls.emplace(make_client_tls(cfg.tls_ca_file));
+    ws.handshake_timeout = cfg.connect_timeout;
+    ws.read_message_max = cfg.max_message_bytes;
+    if (cfg.compression) {
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      pmd.msg_size_threshold = cfg.compression_threshold;
+      ws.deflate = pmd;
+    }
   }
 
   std::string label() const {
-    return cfg.validator_ss58 + " at " + cfg.host + ":" + std::to_string(cfg.port);
+    return cfg.validator_ss58 + " at " + (cfg.tls ? "wss://" : "ws://") + cfg.host + ":" +
+           std::to_string(cfg.port);
   }
 
   static net::awaitable<void> keep_connected(std::shared_ptr<impl> self) {
@@ -99,7 +113,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     auto c = std::make_shared<connection>(strand);
     current = c;
     tcp::resolver resolver(strand);
-    auto& stream = beast::get_lowest_layer(c->ws);
+    auto& stream = c->stream;
     stream.expires_after(cfg.connect_timeout);
     auto [rec, endpoints] =
         co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port), use_nothrow);
@@ -108,32 +122,38 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     if (cec) co_return finish(c, "cannot connect: " + cec.message());
     beast::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
-    auto [hec] = co_await c->ws.async_handshake(cfg.host + ":" + std::to_string(cfg.port), cfg.path,
-                                                use_nothrow);
+    if (tls) {
+      tls_stream secure(std::move(stream), *tls);
+      prepare_client_tls(secure, cfg.host);
+      if (auto [tec] = co_await secure.async_handshake(ssl::stream_base::client, use_nothrow);
+          tec) {
+        const std::string why = tls_failure(secure, tec, cfg.tls_ca_file);
+        spdlog::warn("Refusing validator {}: {}", label(), why);
+        co_return finish(c, why);
+      }
+      c->ws = make_ws_channel(std::move(secure), ws);
+    } else {
+      c->ws = make_ws_channel(std::move(stream), ws);
+    }
+    auto [hec] = co_await c->ws->handshake(cfg.host + ":" + std::to_string(cfg.port), cfg.path);
     if (hec) co_return finish(c, "WebSocket handshake failed: " + hec.message());
-    stream.expires_never();
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = cfg.connect_timeout;
-    t.idle_timeout = websocket::stream_base::none();
-    t.keep_alive_pings = false;
-    c->ws.set_option(t);
-    c->ws.read_message_max(cfg.max_message_bytes);
+    c->ws->tcp().expires_never();
 
     c->last_rx = steady::now();
     auto self = shared_from_this();
     net::co_spawn(strand, watch(self, c),
                   [](const std::exception_ptr& e) { log_failure("validator link watchdog", e); });
     const std::string auth = protocol::serialize(protocol::make_auth_message(miner));
-    if (auto [wec, n] = co_await c->ws.async_write(net::buffer(auth), use_nothrow); wec) {
+    if (auto [wec, n] = co_await c->ws->write(net::buffer(auth)); wec) {
       co_return finish(c, "cannot send authentication: " + wec.message());
     }
 
     beast::flat_buffer buffer;
     for (;;) {
       buffer.clear();
-      auto [ec, n] = co_await c->ws.async_read(buffer, use_nothrow);
+      auto [ec, n] = co_await c->ws->read(buffer);
       if (ec) {
-        const auto& reason = c->ws.reason();
+        const auto& reason = c->ws->reason();
         co_return finish(c, reason.code != 0
                                 ? "closed by the validator (" + std::to_string(reason.code) + " " +
                                       std::string(reason.reason.data(), reason.reason.size()) + ")"
@@ -220,7 +240,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       const std::string frame = std::move(c->queue.front());
       c->queue.pop_front();
       spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, frame);
-      if (auto [ec, n] = co_await c->ws.async_write(net::buffer(frame), use_nothrow); ec) {
+      if (auto [ec, n] = co_await c->ws->write(net::buffer(frame)); ec) {
         c->end();
         co_return;
       }
@@ -276,6 +296,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
 
   net::strand<net::any_io_executor> strand;
   link_config cfg;
+  std::optional<ssl::context> tls;  // wss://
+  ws_settings ws;
   crypto::hotkey miner;
   callbacks cb;
   backoff policy;
@@ -292,6 +314,10 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   mutable std::mutex mutex;       // guards delays
   std::vector<backoff::duration> delays;
 };
+
+void check_link_tls(const link_config& cfg) {
+  if (cfg.tls) make_client_tls(cfg.tls_ca_file);
+}
 
 validator_link::validator_link(const net::any_io_executor& ex, link_config cfg,
                                crypto::hotkey miner, callbacks cb)

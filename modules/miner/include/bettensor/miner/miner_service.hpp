@@ -26,16 +26,17 @@ class io_context;
 
 namespace bettensor::miner {
 
-/// A validator to dial: ws://host:port[/path]@<validator-ss58>.
+/// A validator to dial: ws[s]://host:port[/path]@<validator-ss58>.
 struct validator_endpoint {
   std::string host;
   std::uint16_t port = 0;
   std::string path = "/ws";
   std::string hotkey;
+  bool tls = false;  // wss:// (and https:// for the HTTP fallback)
   bool operator==(const validator_endpoint&) const = default;
 };
 
-/// Parses "ws://host:port[/path]@ss58" (IPv6 hosts in brackets); the error says what is wrong.
+/// Parses "ws[s]://host:port[/path]@ss58" (IPv6 hosts in brackets); the error says what is wrong.
 protocol::result<validator_endpoint> parse_validator_address(std::string_view text);
 std::string to_string(const validator_endpoint& v);
 
@@ -46,6 +47,7 @@ struct miner_options {
   std::vector<validator_endpoint> validators;           // --validator
   std::optional<std::filesystem::path> metagraph_file;  // validators with a permit and an IP
   std::uint16_t metagraph_ws_port = 0;  // 0: dial the axon port listed in the metagraph
+  bool metagraph_tls = false;           // dial the metagraph's validators with wss://
   std::chrono::milliseconds file_poll_interval{1000};
   bool websocket_enabled = true;  // false: deliver over HTTP only (needs http_fallback)
   transport::link_config link;    // timeouts, heartbeat and backoff for every validator

@@ -20,6 +20,9 @@ struct http_post_request {
   std::string content_type = "application/json";
   std::chrono::milliseconds timeout{10000};  // connect + write + read, in total
   std::size_t max_response_bytes = std::size_t{1} * 1024 * 1024;
+  /// https://: the server's certificate checked against `tls_ca_file` (PEM) or the system's.
+  bool tls = false;
+  std::string tls_ca_file;
 };
 
 struct http_post_result {

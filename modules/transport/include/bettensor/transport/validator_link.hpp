@@ -31,7 +31,19 @@ struct link_config {
   backoff::duration reconnect_base = std::chrono::seconds(5);
   backoff::duration reconnect_max = std::chrono::seconds(300);
   std::size_t max_message_bytes = std::size_t{16} * 1024 * 1024;  // game updates can be large
+  /// wss://: TLS, the validator's certificate checked against `tls_ca_file` (PEM) or, when that
+  /// is empty, the system's trusted certificates, and its name against `host`.
+  bool tls = false;
+  std::string tls_ca_file;
+  /// Offer permessage-deflate; used when the validator accepts it. Messages shorter than the
+  /// threshold are sent uncompressed.
+  bool compression = false;
+  std::size_t compression_threshold = 1024;
 };
+
+/// The client TLS context a link with `cfg` uses (for a miner's --check-config and its HTTP
+/// fallback); throws std::invalid_argument naming the CA file when it cannot be read.
+void check_link_tls(const link_config& cfg);
 
 class validator_link {
  public:
@@ -43,7 +55,7 @@ class validator_link {
     std::function<void(const std::string& why)> on_dropped;      // a frame failed verification
   };
 
-  /// Throws std::invalid_argument for a bad validator address or reconnect intervals.
+  /// Throws std::invalid_argument for a bad validator address, reconnect intervals or CA file.
   validator_link(const boost::asio::any_io_executor& ex, link_config cfg, crypto::hotkey miner,
                  callbacks cb);
   ~validator_link();
