@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release binaries and runs every table of the README's Performance section:
 # micro benchmarks, then bettensor-bench in each mode. Prints the tables; writes each run's JSON
-# to the directory given (default: bench-results/). Takes about seven minutes on 2 cores.
+# to the directory given (default: bench-results/). Takes about nine minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-results}
@@ -31,3 +31,9 @@ done
 "$bench" --mode=connections --json="$out/connections.json"
 "$bench" --mode=broadcast --json="$out/broadcast.json"
 "$bench" --mode=http --connections=50 --duration=8 --json="$out/http-50.json"
+# TLS and compression: the same update and idle connections with permessage-deflate negotiated.
+for flag in "" --compression; do
+  name=${flag:-plain}
+  "$bench" --mode=broadcast --steps=100,1000 $flag --json="$out/broadcast-${name#--}.json"
+  "$bench" --mode=connections --steps=1000,5000 $flag --json="$out/connections-${name#--}.json"
+done

@@ -262,6 +262,7 @@ void world::start_validator(const settings& s, int miner_count, std::vector<std:
   args.push_back("--websocket.address=127.0.0.1");
   args.push_back("--websocket.port=" + std::to_string(port));
   args.push_back("--log.level=warn");
+  if (s.compression) args.push_back("--websocket.compression=true");
   if (s.threads > 0) args.push_back("--threads=" + std::to_string(s.threads));
   for (auto& a : extra) args.push_back(std::move(a));
   server_.emplace(s.validator_bin, std::move(args));
@@ -287,6 +288,7 @@ void world::load_workdir(const settings& s, int miner_count) {
     where_ = *s.url;
     pid_ = s.server_pid;
   }
+  where_.deflate = s.compression;
   const auto file = dir_ / keys_file;
   std::ifstream in(file);
   if (!in)
@@ -352,6 +354,11 @@ net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto
   auto& sock = beast::get_lowest_layer(ws);
   co_await sock.async_connect(to.endpoint, net::use_awaitable);
   sock.socket().set_option(tcp::no_delay(true));
+  if (to.deflate) {
+    beast::websocket::permessage_deflate pmd;
+    pmd.client_enable = true;
+    ws.set_option(pmd);
+  }
   co_await ws.async_handshake(to.host, "/ws", net::use_awaitable);
   co_await ws.async_write(net::buffer(protocol::serialize(protocol::make_auth_message(key))),
                           net::use_awaitable);
@@ -429,7 +436,10 @@ std::string games_body(int round, int count, const protocol::team_game& kept) {
 }
 
 void write_json(const settings& s, const json::object& result) {
-  if (s.json_out) std::ofstream(*s.json_out) << json::serialize(result) << '\n';
+  if (!s.json_out) return;
+  json::object r = result;
+  r["compression"] = s.compression;
+  std::ofstream(*s.json_out) << json::serialize(r) << '\n';
 }
 
 }  // namespace bettensor::bench

@@ -30,10 +30,11 @@ namespace beast = boost::beast;
 using steady = std::chrono::steady_clock;
 using ws_stream = beast::websocket::stream<beast::tcp_stream>;
 
-// Where the validator listens: the address dialled and the Host header sent.
+// Where the validator listens (the address dialled, the Host header sent) and how to talk to it.
 struct target {
   net::ip::tcp::endpoint endpoint;
-  std::string host;  // "host:port"
+  std::string host;      // "host:port"
+  bool deflate = false;  // miners offer permessage-deflate (--compression)
 };
 
 struct settings {
@@ -57,6 +58,7 @@ struct settings {
   std::optional<target> url;        // drive this validator instead of starting one
   std::optional<fs::path> workdir;  // the keys, metagraph, games and token for --url
   pid_t server_pid = 0;             // with --url: the validator's pid, for CPU and memory (0: n/a)
+  bool compression = false;         // permessage-deflate offered (and enabled in our validator)
 };
 
 // CPU seconds (user + system) of a process, from /proc/<pid>/stat.

@@ -8,6 +8,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -124,6 +125,7 @@ int prepare(const fs::path& dir, int miners, const std::optional<std::string>& v
 }
 
 int run_mode(const settings& s) {
+  if (s.compression) std::printf("\n(every miner offers permessage-deflate)\n");
   if (s.mode == "connections") return run_connections(s);
   if (s.mode == "broadcast") return run_broadcast(s);
   if (s.mode == "http") return run_http(s);
@@ -165,7 +167,10 @@ int main(int argc, char** argv) try {
       "/dev/shm to see what the pipeline costs without the disk's fsync)")(
       "validator_bin", po::value<std::string>(),
       "the bettensor-validator to start (default: next to this program, then PATH)")(
-      "json", po::value<std::string>(), "also write the results as JSON to this file");
+      "json", po::value<std::string>(), "also write the results as JSON to this file")(
+      "compression", po::bool_switch(),
+      "miners offer permessage-deflate and the validator started here accepts it (a --url "
+      "validator needs --websocket.compression=true)");
   po::options_description target_flags("A validator started by hand (instead of a child process)");
   target_flags.add_options()(
       "prepare", po::bool_switch(),
@@ -237,6 +242,7 @@ int main(int argc, char** argv) try {
       throw cli::usage_error("--db_dir: " + s.db_dir->string() + " is not a directory");
   }
   if (vm.count("workdir") != 0) s.workdir = vm["workdir"].as<std::string>();
+  s.compression = vm["compression"].as<bool>();
   if (vm["prepare"].as<bool>()) {
     if (!s.workdir) throw cli::usage_error("--prepare needs --workdir");
     const int miners = vm["miners"].as<int>();
