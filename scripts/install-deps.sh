@@ -11,8 +11,9 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   # Tests also need clang (libFuzzer), clang-format and clang-tidy (style and static checks),
-  # Node (polkadot-js cross-check, monitoring checks) and Prometheus (promtool, a real scrape).
-  packages+=(clang clang-format clang-tidy prometheus)
+  # Node (polkadot-js cross-check, monitoring checks), Prometheus (promtool, a real scrape) and
+  # nginx (the validator behind a reverse proxy).
+  packages+=(clang clang-format clang-tidy prometheus nginx-light)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
@@ -52,6 +53,9 @@ po::options_description validator_options() {
       "PEM certificate chain: serve wss:// and https:// (with --websocket.tls_key; without "
       "both, plain ws:// for a TLS-terminating proxy)")(
       "websocket.tls_key", po::value<std::string>(), "PEM private key of --websocket.tls_cert")(
+      "trusted_proxy", po::value<std::vector<std::string>>()->composing(),
+      "IP address of a reverse proxy whose X-Forwarded-For names the real client (repeatable); "
+      "from anyone else the header is ignored")(
       "websocket.compression", po::value<bool>()->default_value(false),
       "accept permessage-deflate from miners that offer it")(
       "websocket.compression_threshold", po::value<int>()->default_value(1024),
@@ -165,6 +169,14 @@ int main(int argc, char** argv) try {
   if (vm.count("websocket.tls_cert") != 0) {
     s.tls_cert_file = cli::expand_user(vm["websocket.tls_cert"].as<std::string>()).string();
     s.tls_key_file = cli::expand_user(vm["websocket.tls_key"].as<std::string>()).string();
+  }
+  if (vm.count("trusted_proxy") != 0) {
+    for (const auto& text : vm["trusted_proxy"].as<std::vector<std::string>>()) {
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(text, ec);
+      if (ec) throw cli::usage_error("--trusted_proxy: '" + text + "' is not an IP address");
+      s.trusted_proxies.push_back(text);
+    }
   }
   s.compression = vm["websocket.compression"].as<bool>();
   const int threshold = vm["websocket.compression_threshold"].as<int>();

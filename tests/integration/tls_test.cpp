@@ -141,5 +141,38 @@ TEST_F(TlsTest, CompressionIsUsedOnlyWhenBothSidesEnableIt) {
   EXPECT_EQ(extensions(client_only), "");
 }
 
+// The admin endpoint's loopback rule applies to the client a trusted proxy names, and a header
+// from anyone else changes nothing. This test's requests come from 127.0.0.1, so naming that
+// address a trusted proxy makes the test the proxy.
+TEST_F(TlsTest, ForwardedForCountsOnlyFromATrustedProxy) {
+  const auto post_games_as = [this](const std::string& forwarded_for) {
+    boost::json::array list;
+    for (const auto& g : games_) list.push_back(protocol::to_json(g));
+    client_extras x;
+    x.forwarded_for = forwarded_for;
+    return http_request(port_, http::verb::post, "/games", boost::json::serialize(list),
+                        "Bearer " + admin_token, x)
+        .status;
+  };
+  opts_.server.trusted_proxies = {"127.0.0.1", "10.0.0.2"};
+  start();
+  EXPECT_EQ(post_games_as(""), 200u);                        // the proxy itself, on loopback
+  EXPECT_EQ(post_games_as("203.0.113.9"), 403u);             // a remote client behind it
+  EXPECT_EQ(post_games_as("127.0.0.5"), 200u);               // a loopback client behind it
+  EXPECT_EQ(post_games_as("203.0.113.9, 10.0.0.2"), 403u);   // through two trusted proxies
+  EXPECT_EQ(post_games_as("203.0.113.9, 127.0.0.5"), 200u);  // left of the first: the client's word
+  EXPECT_EQ(post_games_as("not-an-address"), 200u);          // unreadable: the proxy's own address
+  stop();
+
+  opts_.server.trusted_proxies.clear();
+  start();
+  EXPECT_EQ(post_games_as("203.0.113.9"), 200u);  // not from a trusted proxy: ignored
+  stop();
+
+  opts_.server.trusted_proxies = {"proxy.example"};
+  EXPECT_THROW(start(), handlers::startup_error);
+  service_.reset();
+}
+
 }  // namespace
 }  // namespace bettensor::test

@@ -267,6 +267,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     if (admin_token.empty())
       return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
     if (!req.remote_is_loopback && !opts.admin_allow_remote) {
+      spdlog::warn("Refused POST /games from {}: not a loopback client", req.remote_address);
       return json_reply(403, "Admin endpoint accepts loopback clients only");
     }
     constexpr std::string_view bearer = "Bearer ";
@@ -454,7 +455,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     throw startup_error("--websocket.port: cannot listen on " + s.opts.server.address + ":" +
                         std::to_string(s.opts.server.port) + ": " + e.what());
   } catch (const std::runtime_error& e) {
-    throw startup_error(std::string("--websocket.tls_cert/--websocket.tls_key: ") + e.what());
+    throw startup_error(std::string("cannot start the server: ") + e.what());
   }
   s.apply_games(initial);
 }

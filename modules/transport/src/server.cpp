@@ -15,6 +15,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -90,6 +91,11 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
     }
     m = cfg.metrics.get();
     if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) tls.emplace(load_tls(cfg));
+    for (const auto& text : cfg.trusted_proxies) {
+      beast::error_code ec;
+      trusted.push_back(net::ip::make_address(text, ec));
+      if (ec) throw std::runtime_error("trusted proxy '" + text + "' is not an IP address");
+    }
     ws.handshake_timeout = cfg.handshake_timeout;
     ws.read_message_max = cfg.max_message_bytes;
     ws.server = true;
@@ -114,7 +120,34 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   net::awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, tcp::endpoint remote,
                              std::string remote_text);
   net::awaitable<http_response> route(http::request<http::string_body>& req,
-                                      const tcp::endpoint& remote, const net::any_io_executor& ex);
+                                      const net::ip::address& client,
+                                      const net::any_io_executor& ex);
+
+  bool is_trusted(const net::ip::address& a) const {
+    return std::find(trusted.begin(), trusted.end(), a) != trusted.end();
+  }
+
+  // The client behind a request: the socket's peer or, when that peer is a trusted proxy, the
+  // last X-Forwarded-For entry that is not a trusted proxy itself (entries further left were
+  // written by the client and prove nothing).
+  net::ip::address client_of(const tcp::endpoint& peer, std::string_view forwarded) const {
+    net::ip::address client = peer.address();
+    if (!is_trusted(client)) return client;
+    while (!forwarded.empty()) {
+      const auto comma = forwarded.rfind(',');
+      std::string_view entry =
+          comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+      forwarded = comma == std::string_view::npos ? std::string_view{} : forwarded.substr(0, comma);
+      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+      beast::error_code ec;
+      const auto a = net::ip::make_address(entry, ec);
+      if (ec) break;  // malformed: keep the last address we could trust
+      client = a;
+      if (!is_trusted(a)) break;
+    }
+    return client;
+  }
 
   // Hub: every WebSocket session, and the authenticated ones by hotkey.
   std::shared_ptr<ws_session> join(const std::shared_ptr<ws_session>& s);
@@ -132,6 +165,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   server_config cfg;
   std::optional<ssl::context> tls;  // wss:// and https:// when set
   ws_settings ws;
+  std::vector<net::ip::address> trusted;            // proxies whose X-Forwarded-For is believed
   std::shared_ptr<metrics::registry> own_registry;  // only without cfg.metrics
   metrics::validator_metrics* m = nullptr;
   crypto::hotkey identity;
@@ -601,6 +635,7 @@ net::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, Stream stre
     auto req = parser.release();
     const std::string_view target = req.target();
     const std::string path(target.substr(0, target.find('?')));
+    const auto client = client_of(remote, req["X-Forwarded-For"]);
     if (websocket::is_upgrade(req)) {
       if (path != "/ws" || !cfg.websocket_enabled) {
         http::response<http::string_body> res{http::status::not_found, req.version()};
@@ -610,13 +645,14 @@ net::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, Stream stre
         co_await http::async_write(stream, res, use_nothrow);
         break;
       }
+      if (client != remote.address()) remote_text.insert(0, client.to_string() + " via ");
       auto session = std::make_shared<ws_session>(self, make_ws_channel(std::move(stream), ws),
                                                   std::move(remote_text));
       buffer = beast::flat_buffer();  // a client sends nothing more before the 101 answer
       co_await ws_session::run(std::move(session), std::move(req));
       co_return;
     }
-    http_response reply = co_await route(req, remote, tcp_layer.get_executor());
+    http_response reply = co_await route(req, client, tcp_layer.get_executor());
     http::response<http::string_body> res{static_cast<http::status>(reply.status), req.version()};
     res.set(http::field::server, "bettensor-validator");
     res.set(http::field::content_type, reply.content_type);
@@ -635,7 +671,7 @@ net::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, Stream stre
 }
 
 net::awaitable<http_response> server::impl::route(http::request<http::string_body>& req,
-                                                  const tcp::endpoint& remote,
+                                                  const net::ip::address& client,
                                                   const net::any_io_executor& ex) {
   const std::string_view target = req.target();
   std::string path(target.substr(0, target.find('?')));
@@ -661,8 +697,8 @@ net::awaitable<http_response> server::impl::route(http::request<http::string_bod
   r.path = std::move(path);
   r.body = std::move(req.body());
   r.authorization = std::string(req[http::field::authorization]);
-  r.remote_address = remote.address().to_string();
-  r.remote_is_loopback = remote.address().is_loopback();
+  r.remote_address = client.to_string();
+  r.remote_is_loopback = client.is_loopback();
   if (!cb.on_http) co_return http_response{404, json_error_body("Not found")};
   // Hand the request to the application and resume on this connection's strand when it answers.
   // The initiation runs synchronously inside the co_await, so it may refer to this frame's

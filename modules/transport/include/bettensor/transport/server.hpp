@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/metrics/metrics.hpp"
@@ -94,6 +95,10 @@ struct server_config {
   /// uncompressed (a confirmation gains nothing and would cost CPU).
   bool compression = false;
   std::size_t compression_threshold = 1024;
+  /// Proxies (IP addresses) whose X-Forwarded-For header names the real client: logs, the admin
+  /// endpoint's loopback check and HTTP requests then use that client's address. From anyone
+  /// else the header is ignored, so it cannot be forged.
+  std::vector<std::string> trusted_proxies;
   /// Where connection, frame and queue metrics go; a private registry when null.
   std::shared_ptr<metrics::validator_metrics> metrics;
 };
@@ -116,7 +121,8 @@ class server {
   };
 
   /// Binds and listens (port 0 picks a free port); throws std::system_error if it cannot, and
-  /// std::runtime_error naming the file when the TLS certificate or key cannot be used.
+  /// std::runtime_error naming the file when the TLS certificate or key cannot be used, or the
+  /// entry when a trusted proxy is not an IP address.
   server(boost::asio::io_context& ioc, server_config cfg, crypto::hotkey identity,
          std::shared_ptr<protocol::replay_guard> nonces, callbacks cb);
   ~server();

@@ -44,6 +44,7 @@ struct client_extras {
   std::optional<std::filesystem::path> tls_ca;  // wss://, trusting only this PEM file
   std::string tls_host = "127.0.0.1";           // the name (or IP) the certificate must match
   bool deflate = false;                         // offer permessage-deflate
+  std::string forwarded_for;                    // an X-Forwarded-For header (HTTP requests)
 };
 
 /// A client TLS context trusting only `ca`, checking the certificate against `host`.
@@ -163,6 +164,7 @@ inline http_result http_request(std::uint16_t port, http::verb method, const std
     req.set(http::field::host, "127.0.0.1");
     req.set(http::field::content_type, "application/json");
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
+    if (!x.forwarded_for.empty()) req.set("X-Forwarded-For", x.forwarded_for);
     req.body() = body;
     req.prepare_payload();
     http::write(stream, req);
