@@ -32,12 +32,10 @@ class TlsTest : public ValidatorTest {
 TEST_F(TlsTest, WssCarriesTheWholeFlowAndHttpsServesTheHttpEndpoints) {
   use_tls();
   start();
-  wss_client c(port_, 10s, "/ws", trusting(tls_.cert));
-  c.send(auth_frame(miners_[0]));
-  next(c, protocol::message_type::welcome);
-  next(c, protocol::message_type::game_update);
-  c.send(prediction_frame(miners_[0], prediction(miners_[0], "tls-1")));
-  const auto conf = confirm(c);
+  const auto c = connect<wss_client>(miners_[0], 10s, "/ws", trusting(tls_.cert));
+  next(*c, protocol::message_type::game_update);
+  c->send(prediction_frame(miners_[0], prediction(miners_[0], "tls-1")));
+  const auto conf = confirm(*c);
   EXPECT_EQ(conf.prediction_id, "tls-1");
   EXPECT_EQ(conf.status, "success") << conf.message;
 
@@ -55,9 +53,7 @@ TEST_F(TlsTest, WssCarriesTheWholeFlowAndHttpsServesTheHttpEndpoints) {
 TEST_F(TlsTest, PlainAndDistrustingClientsAreRefusedCountedAndOthersServed) {
   use_tls();
   start();
-  wss_client miner(port_, 10s, "/ws", trusting(tls_.cert));
-  miner.send(auth_frame(miners_[0]));
-  next(miner, protocol::message_type::welcome);
+  const auto miner = connect<wss_client>(miners_[0], 10s, "/ws", trusting(tls_.cert));
 
   // A ws:// client on the wss:// port: its upgrade request is not a TLS hello.
   EXPECT_ANY_THROW(ws_client plain(port_, 5s));
@@ -70,8 +66,8 @@ TEST_F(TlsTest, PlainAndDistrustingClientsAreRefusedCountedAndOthersServed) {
     failures = metric("bettensor_auth_failures_total{reason=\"tls\"}");
   EXPECT_EQ(failures, 2);
 
-  miner.send(prediction_frame(miners_[0], prediction(miners_[0], "tls-3")));
-  EXPECT_EQ(confirm(miner).status, "success");
+  miner->send(prediction_frame(miners_[0], prediction(miners_[0], "tls-3")));
+  EXPECT_EQ(confirm(*miner).status, "success");
 }
 
 TEST_F(TlsTest, UnusableCertificateOrKeyStopsStartupNamingTheFile) {

@@ -204,9 +204,11 @@ class ValidatorTest : public ::testing::Test {
     return protocol::serialize(protocol::make_auth_message(miner, when));
   }
 
-  // Connects, authenticates and checks the welcome frame.
-  std::unique_ptr<ws_client> connect(const crypto::hotkey& miner) {
-    auto c = std::make_unique<ws_client>(port_);
+  // Connects, authenticates and checks the welcome frame. `args` after the port go to the
+  // client's constructor (timeout, path, client_extras).
+  template <class Client = ws_client, class... Args>
+  std::unique_ptr<Client> connect(const crypto::hotkey& miner, Args&&... args) {
+    auto c = std::make_unique<Client>(port_, std::forward<Args>(args)...);
     c->send(auth_frame(miner));
     const auto welcome = next(*c, protocol::message_type::welcome);
     const auto w = protocol::parse_welcome(welcome.data);
