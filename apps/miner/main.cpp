@@ -252,9 +252,21 @@ int main(int argc, char** argv) try {
     }
   }
 
+  // Every database step handles its own failure; this only keeps a missed one from ending the
+  // miner (and a container from restarting it in a loop while the disk is full).
+  const auto run = [&] {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const storage::storage_error& e) {
+        spdlog::error("Unhandled database failure, continuing: {}", e.what());
+      }
+    }
+  };
   std::vector<std::thread> pool;
-  for (int i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
-  ioc.run();
+  for (int i = 1; i < threads; ++i) pool.emplace_back(run);
+  run();
   for (auto& t : pool) t.join();
   return 0;
 } catch (const cli::usage_error& e) {

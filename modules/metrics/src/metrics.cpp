@@ -414,6 +414,13 @@ miner_metrics::miner_metrics(prometheus::Registry& r) {
                         .Help("Frames from validators that failed verification")
                         .Register(r)
                         .Add({});
+  storage_errors = &BuildCounter()
+                        .Name("bettensor_miner_storage_errors_total")
+                        .Help(
+                            "Database steps that failed (disk full, read-only file, I/O error) "
+                            "and were retried")
+                        .Register(r)
+                        .Add({});
 }
 
 }  // namespace bettensor::metrics

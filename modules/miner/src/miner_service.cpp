@@ -106,7 +106,8 @@ struct peer {
   steady::time_point next_fallback{};
   bool fallback_running = false;
   bool ever_connected = false;
-  protocol::replay_guard http_nonces;                           // confirmations received over HTTP
+  bool resend_due = false;             // the outbox could not be read when it connected
+  protocol::replay_guard http_nonces;  // confirmations received over HTTP
   std::unordered_map<std::string, steady::time_point> sent_at;  // WebSocket sends awaiting answers
 };
 
@@ -277,7 +278,18 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     count_connected();
     if (!uid_) uid_ = uid;
     if (events.connected) events.connected(p->endpoint.hotkey, uid);
-    const auto pending = store.pending_for(p->endpoint.hotkey);
+    resend_pending(p);
+  }
+
+  // Sends what `p` has not answered; if the outbox cannot be read now, the next tick retries.
+  void resend_pending(const std::shared_ptr<peer>& p) {
+    std::vector<protocol::team_game_prediction> pending;
+    if (!storage_step("read the outbox",
+                      [&] { pending = store.pending_for(p->endpoint.hotkey); })) {
+      p->resend_due = true;
+      return;
+    }
+    p->resend_due = false;
     if (!pending.empty())
       spdlog::info("Re-sending {} unanswered predictions to validator {}", pending.size(),
                    p->endpoint.hotkey);
@@ -325,8 +337,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
                      u.error().message);
         return;
       }
-      std::size_t changed = 0;
-      for (const auto& g : u->games) changed += store.upsert_game(g) ? 1 : 0;
+      std::size_t changed = store_games(u->games);
       mm->game_updates->Increment();
       if (const auto signed_at = protocol::parse_timestamp(e.timestamp)) {
         const auto age = std::chrono::duration<double>(protocol::now_utc() - *signed_at).count();
@@ -345,16 +356,36 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     }
   }
 
-  // Records a validator's answer once; a second answer (after a re-send) changes nothing.
+  // Stores games (newest version wins); those the database refuses now wait for the next tick.
+  // Returns how many were new or changed.
+  std::size_t store_games(const std::vector<protocol::team_game>& games) {
+    std::size_t changed = 0;
+    std::size_t i = 0;
+    storage_step("store a game update", [&] {
+      for (; i < games.size(); ++i) changed += store.upsert_game(games[i]) ? 1 : 0;
+    });
+    for (; i < games.size(); ++i) unstored_games[games[i].game_id] = games[i];
+    return changed;
+  }
+
+  // Records a validator's answer once; a second answer (after a re-send) changes nothing. An
+  // answer the database refuses is kept in memory and recorded by a later tick.
   void record(const std::shared_ptr<peer>& p, const std::string& prediction_id, bool accepted,
               const std::string& message, std::optional<std::chrono::microseconds> rtt,
               std::string_view via) {
     const auto& v = p->endpoint.hotkey;
-    if (store.answer(v, prediction_id)) {
+    bool again = false;
+    if (!storage_step("record an answer", [&] {
+          again = store.answer(v, prediction_id).has_value();
+          if (!again) store.record_answer(v, prediction_id, accepted, message);
+        })) {
+      unrecorded.push_back({p, prediction_id, accepted, message, std::string(via)});
+      return;
+    }
+    if (again) {
       spdlog::debug("Validator {} answered prediction {} again", v, prediction_id);
       return;
     }
-    store.record_answer(v, prediction_id, accepted, message);
     const auto c = via == "HTTP" ? metrics::channel::http : metrics::channel::websocket;
     metrics::at(accepted ? mm->answers_accepted : mm->answers_rejected, c).Increment();
     mm->outbox_pending->Decrement();
@@ -396,8 +427,14 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     return pred;
   }
 
+  // Predicts every upcoming game not predicted yet. If the database fails (a prediction could
+  // not be stored), the next tick runs it again.
   void run_strategy() {
     if (opts.strat == strategy::none) return;
+    strategy_due = !storage_step("run the built-in strategy", [&] { predict_upcoming(); });
+  }
+
+  void predict_upcoming() {
     const auto now = protocol::now_utc();
     for (const auto& g : store.games()) {
       if (!g.active || g.outcome != "Unfinished") continue;
@@ -432,8 +469,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       if (p->connected || p->fallback_running || now < p->next_fallback ||
           now - p->down_since < opts.http_fallback_grace)
         continue;
-      auto pending = store.pending_for(hotkey);
-      if (pending.empty()) continue;
+      std::vector<protocol::team_game_prediction> pending;
+      if (!storage_step("read the outbox", [&] { pending = store.pending_for(hotkey); }) ||
+          pending.empty())
+        continue;
       spdlog::warn(
           "No WebSocket to validator {} for over {} ms: sending {} pending predictions "
           "to its POST /predictions",
@@ -454,7 +493,12 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
                      std::size_t i) {
     if (stopping || !current(p) || p->connected || i == todo->size()) return end_fallback(p, false);
     const auto& pred = (*todo)[i];
-    if (store.answer(p->endpoint.hotkey, pred.prediction_id)) return fallback_next(p, todo, i + 1);
+    bool answered = false;
+    if (!storage_step("read an answer", [&] {
+          answered = store.answer(p->endpoint.hotkey, pred.prediction_id).has_value();
+        }))
+      return end_fallback(p, true);
+    if (answered) return fallback_next(p, todo, i + 1);
     transport::http_post_request req;
     req.host = p->endpoint.host;
     req.port = p->endpoint.port;
@@ -529,8 +573,20 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     });
   }
 
+  // A database failure answers 503 with the reason: the prediction was not accepted, so the
+  // model may send it again later.
   void api_request(const transport::http_request& req,
                    const std::function<void(transport::http_response)>& reply) {
+    try {
+      api_route(req, reply);
+    } catch (const storage::storage_error& e) {
+      storage_failed("answer the local API", e);
+      reply(reply_json(503, error_body(std::string("Miner database unavailable: ") + e.what())));
+    }
+  }
+
+  void api_route(const transport::http_request& req,
+                 const std::function<void(transport::http_response)>& reply) {
     if (req.path == "/predictions") {
       if (req.method != "POST") return reply(reply_json(405, error_body("Method not allowed")));
       auto pred = detail::complete_prediction(
@@ -612,8 +668,46 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   // it current; a recount corrects for validators that came or went).
   void recount_outbox() {
     std::size_t pending = 0;
-    for (const auto& [hotkey, p] : peers) pending += store.pending_for(hotkey).size();
-    mm->outbox_pending->Set(static_cast<double>(pending));
+    if (storage_step("count the outbox", [&] {
+          for (const auto& [hotkey, p] : peers) pending += store.pending_for(hotkey).size();
+        }))
+      mm->outbox_pending->Set(static_cast<double>(pending));
+  }
+
+  // --- database failures -------------------------------------------------------------------
+  // Disk full, a read-only file or an I/O error must not stop the miner: the failed step is
+  // logged and counted, what it was given is kept, and the tick retries it. Nothing accepted is
+  // lost, and nothing is accepted that was not stored.
+  template <class F>
+  bool storage_step(std::string_view what, F&& step) {
+    try {
+      step();
+      return true;
+    } catch (const storage::storage_error& e) {
+      storage_failed(what, e);
+      return false;
+    }
+  }
+
+  void storage_failed(std::string_view what, const storage::storage_error& e) {
+    mm->storage_errors->Increment();
+    spdlog::error("Could not {}: {} (kept in memory and retried)", what, e.what());
+  }
+
+  void retry_storage() {
+    if (!unstored_games.empty()) {
+      std::vector<protocol::team_game> games;
+      for (auto& [id, g] : unstored_games) games.push_back(std::move(g));
+      unstored_games.clear();
+      if (store_games(games) > 0) strategy_due = true;
+    }
+    auto answers = std::move(unrecorded);
+    unrecorded.clear();
+    for (const auto& a : answers)
+      if (current(a.p)) record(a.p, a.prediction_id, a.accepted, a.message, std::nullopt, a.via);
+    if (strategy_due && unstored_games.empty()) run_strategy();
+    for (const auto& [hotkey, p] : peers)
+      if (p->connected && p->resend_due) resend_pending(p);
   }
 
   void schedule_tick() {
@@ -621,6 +715,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     tick_timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec || self->stopping) return;
       self->check_metagraph(false);
+      self->retry_storage();
       self->check_fallbacks();
       if (++self->ticks % 8 == 0) self->recount_outbox();
       self->schedule_tick();
@@ -660,6 +755,17 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   std::unique_ptr<metrics::miner_metrics> mm;
   std::uint64_t ticks = 0;
   bool stopping = false;
+  // Waiting for the database (see storage_step).
+  struct unrecorded_answer {
+    std::shared_ptr<peer> p;
+    std::string prediction_id;
+    bool accepted;
+    std::string message;
+    std::string via;
+  };
+  std::vector<unrecorded_answer> unrecorded;
+  std::map<std::string, protocol::team_game> unstored_games;  // by game_id
+  bool strategy_due = false;
 };
 
 miner_service::miner_service(net::io_context& ioc, miner_options opts, crypto::hotkey identity,
@@ -715,12 +821,26 @@ void miner_service::submit(
     protocol::team_game_prediction p,
     std::function<void(protocol::result<protocol::team_game_prediction>)> done) {
   net::post(impl_->strand, [self = impl_, p = std::move(p), done = std::move(done)]() mutable {
-    done(self->accept(std::move(p)));
+    try {
+      done(self->accept(std::move(p)));
+    } catch (const storage::storage_error& e) {
+      self->storage_failed("store a prediction", e);
+      done(protocol::error{protocol::errc::invalid_format,
+                           std::string("Miner database unavailable: ") + e.what()});
+    }
   });
 }
 
 void miner_service::status(std::function<void(miner_status)> done) {
-  net::post(impl_->strand, [self = impl_, done = std::move(done)] { done(self->snapshot()); });
+  net::post(impl_->strand, [self = impl_, done = std::move(done)] {
+    miner_status s;
+    try {
+      s = self->snapshot();
+    } catch (const storage::storage_error& e) {
+      self->storage_failed("read the status", e);  // an empty status; the log says why
+    }
+    done(std::move(s));
+  });
 }
 
 }  // namespace bettensor::miner

@@ -1,7 +1,10 @@
 #include "database.hpp"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "bettensor/storage/validator_store.hpp"
@@ -11,6 +14,16 @@ namespace bettensor::storage::detail {
 SQLite::Database open_database(const std::filesystem::path& path, std::string_view schema,
                                int schema_version) {
   const std::string where = "database " + path.string() + ": ";
+  // SQLite needs to write the file and create its -wal and -shm files beside it; say so plainly
+  // instead of SQLite's "unable to open database file".
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  for (const auto& p : {path, dir}) {
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec) && ::access(p.c_str(), W_OK) != 0) {
+      const std::string why = std::strerror(errno);
+      throw storage_error(where + "is read-only (" + p.string() + ": " + why + ")");
+    }
+  }
   try {
     SQLite::Database d(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     d.setBusyTimeout(5000);
@@ -31,7 +44,7 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
   } catch (const storage_error&) {
     throw;
   } catch (const std::exception& e) {
-    throw storage_error(where + e.what() + "; refusing to start with an empty database");
+    throw storage_error(where + e.what() + "; refusing to start without it");
   }
 }
 

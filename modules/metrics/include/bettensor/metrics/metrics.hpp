@@ -172,6 +172,7 @@ struct miner_metrics {
   prometheus::Counter* fallback_requests_ok;
   prometheus::Counter* fallback_requests_failed;
   prometheus::Counter* frames_dropped;
+  prometheus::Counter* storage_errors;
 };
 
 }  // namespace bettensor::metrics

@@ -16,6 +16,8 @@
 
 namespace bettensor::storage {
 
+/// Every method throws storage_error naming the file when SQLite fails (disk full, read-only
+/// file, I/O error); nothing is half-written, so the caller may retry the same call later.
 class miner_store {
  public:
   /// Opens or creates the database; throws storage_error naming the file if it is unusable.
