@@ -12,8 +12,9 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
   # Tests also need clang (libFuzzer), clang-format and clang-tidy (style and static checks),
   # Node (polkadot-js cross-check, monitoring checks), Prometheus (promtool, a real scrape) and
-  # nginx (the validator behind a reverse proxy).
-  packages+=(clang clang-format clang-tidy prometheus nginx-light)
+  # nginx (the validator behind a reverse proxy); the fault tests read the databases with sqlite3
+  # and cut the network with iproute2 and iptables.
+  packages+=(clang clang-format clang-tidy prometheus nginx-light sqlite3 iproute2 iptables)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
