@@ -335,6 +335,15 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                                   .Help("POST /predictions requests (the miners' HTTP fallback)")
                                   .Register(r)
                                   .Add({});
+  auto& http_timeouts = BuildCounter()
+                            .Name("bettensor_http_timeouts_total")
+                            .Help(
+                                "Connections closed because no complete HTTP request arrived "
+                                "within --websocket.handshake_timeout (partial: slow headers "
+                                "or body; idle: nothing sent)")
+                            .Register(r);
+  http_timeouts_partial = &http_timeouts.Add({{"request", "partial"}});
+  http_timeouts_idle = &http_timeouts.Add({{"request", "idle"}});
 }
 
 miner_metrics::miner_metrics(prometheus::Registry& r) {

@@ -631,6 +631,13 @@ net::awaitable<void> server::impl::serve(std::shared_ptr<impl> self, Stream stre
       co_await http::async_write(stream, res, use_nothrow);
       break;
     }
+    if (ec == beast::error::timeout) {
+      const bool partial = parser.got_some();
+      (partial ? m->http_timeouts_partial : m->http_timeouts_idle)->Increment();
+      spdlog::log(partial ? spdlog::level::info : spdlog::level::debug,
+                  "Closed the connection from {}: {} HTTP request within {} s", remote_text,
+                  partial ? "no complete" : "no", cfg.handshake_timeout.count());
+    }
     if (ec) break;
     auto req = parser.release();
     const std::string_view target = req.target();

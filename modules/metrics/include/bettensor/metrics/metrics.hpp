@@ -149,6 +149,10 @@ struct validator_metrics {
   prometheus::Counter* slow_consumer_drops;
   prometheus::Counter* invalid_frames;
   prometheus::Counter* http_prediction_requests;
+  // Connections whose HTTP request (or upgrade) did not arrive in full within the handshake
+  // timeout: part of a request came (a slowloris) or none did (idle or a connection flood).
+  prometheus::Counter* http_timeouts_partial;
+  prometheus::Counter* http_timeouts_idle;
   prometheus::Histogram* storage_commit_seconds;
   prometheus::Histogram* storage_batch_predictions;
 };
