@@ -121,6 +121,8 @@ class basic_ws_client {
   }
   [[nodiscard]] beast::error_code error() const { return error_; }
   [[nodiscard]] bool is_open() const { return ws_.is_open(); }
+  /// The transport under the WebSocket, for writing raw (malformed) bytes.
+  Next& next_layer() { return ws_.next_layer(); }
   /// The server's 101 answer (e.g. its Sec-WebSocket-Extensions).
   [[nodiscard]] const websocket::response_type& upgrade_response() const { return upgrade_; }
 
