@@ -1,6 +1,18 @@
 # Warning flags for the project's own targets only (third-party headers stay untouched).
 function(bettensor_target_defaults target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+  if(BETTENSOR_BUILD_FUZZ AND NOT target STREQUAL "bettensor_transport")
+    target_compile_options(${target} PRIVATE ${BETTENSOR_FUZZ_FLAGS})
+  endif()
+endfunction()
+
+# In a fuzz build, instruments only the listed sources of `target` (see modules/transport).
+function(bettensor_fuzz_instrument target)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  if(BETTENSOR_BUILD_FUZZ)
+    set_source_files_properties(${ARG_SOURCES} TARGET_DIRECTORY ${target}
+                                PROPERTIES COMPILE_OPTIONS "${BETTENSOR_FUZZ_FLAGS}")
+  endif()
 endfunction()
 
 # A GoogleTest executable, discovered into CTest with a per-test timeout.

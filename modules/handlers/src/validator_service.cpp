@@ -321,6 +321,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   handler_registry registry;
   std::string admin_token;
   net::steady_timer watch_timer;
+  transport::server::callbacks entry;  // what the server calls (also reachable without it)
   std::atomic<bool> stopping{false};
 
   mutable std::mutex mutex;  // guards graph, black, games
@@ -449,6 +450,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     if (!self) return reply(json_reply(503, "Server closing"));
     self->on_http(req, std::move(reply));
   };
+  s.entry = cb;
   try {
     s.server.emplace(ioc, s.opts.server, s.identity, s.nonces, std::move(cb));
   } catch (const std::system_error& e) {
@@ -494,6 +496,21 @@ void validator_service::reload() {
 
 std::uint16_t validator_service::port() const {
   return impl_->server->local_port();
+}
+
+transport::auth_decision validator_service::authorize(
+    const protocol::authenticated_peer& peer) const {
+  return impl_->entry.authorize(peer);
+}
+
+void validator_service::deliver(const std::shared_ptr<transport::peer_connection>& peer,
+                                protocol::envelope e) {
+  impl_->entry.on_message(peer, std::move(e));
+}
+
+void validator_service::http(const transport::http_request& req,
+                             std::function<void(transport::http_response)> reply) {
+  impl_->entry.on_http(req, std::move(reply));
 }
 
 }  // namespace bettensor::handlers

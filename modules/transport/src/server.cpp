@@ -25,6 +25,7 @@
 
 #include "asio_support.hpp"
 #include "bettensor/protocol/json.hpp"
+#include "client_address.hpp"
 #include "frame_lanes.hpp"
 #include "ws_channel.hpp"
 
@@ -105,6 +106,7 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
       pmd.msg_size_threshold = cfg.compression_threshold;
       ws.deflate = pmd;
     }
+    if (!cfg.listen) return;
     const tcp::endpoint ep(net::ip::make_address(cfg.address), cfg.port);
     acceptor.open(ep.protocol());
     acceptor.set_option(net::socket_base::reuse_address(true));
@@ -123,30 +125,8 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
                                       const net::ip::address& client,
                                       const net::any_io_executor& ex);
 
-  bool is_trusted(const net::ip::address& a) const {
-    return std::find(trusted.begin(), trusted.end(), a) != trusted.end();
-  }
-
-  // The client behind a request: the socket's peer or, when that peer is a trusted proxy, the
-  // last X-Forwarded-For entry that is not a trusted proxy itself (entries further left were
-  // written by the client and prove nothing).
   net::ip::address client_of(const tcp::endpoint& peer, std::string_view forwarded) const {
-    net::ip::address client = peer.address();
-    if (!is_trusted(client)) return client;
-    while (!forwarded.empty()) {
-      const auto comma = forwarded.rfind(',');
-      std::string_view entry =
-          comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
-      forwarded = comma == std::string_view::npos ? std::string_view{} : forwarded.substr(0, comma);
-      while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
-      while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
-      beast::error_code ec;
-      const auto a = net::ip::make_address(entry, ec);
-      if (ec) break;  // malformed: keep the last address we could trust
-      client = a;
-      if (!is_trusted(a)) break;
-    }
-    return client;
+    return client_behind(peer.address(), forwarded, trusted);
   }
 
   // Hub: every WebSocket session, and the authenticated ones by hotkey.
@@ -400,16 +380,13 @@ net::awaitable<void> ws_session::read_loop() {
 
 void ws_session::authenticate(std::string_view text) {
   srv_->m->messages_in[static_cast<std::size_t>(metrics::msg_type::auth)]->Increment();
-  auto doc = protocol::parse_json(text);
-  if (!doc) return refuse(doc.error().message);
-  auto peer = protocol::verify_auth_message(*doc, protocol::now_utc(), srv_->cfg.timestamp_window);
-  if (!peer) return refuse(peer.error().message);
-  const auth_decision decision = srv_->cb.authorize(*peer);
-  if (!decision.accepted) return refuse(decision.refusal);
+  auto ok =
+      check_handshake(text, protocol::now_utc(), srv_->cfg.timestamp_window, srv_->cb.authorize);
+  if (!ok) return refuse(ok.error().message);
   authenticated_ = true;
-  hotkey_ = peer->hotkey;
-  key_ = peer->key;
-  uid_ = decision.uid;
+  hotkey_ = ok->peer.hotkey;
+  key_ = ok->peer.key;
+  uid_ = ok->decision.uid;
   watchdog_.cancel_one();  // re-arm: from now on the deadline is the heartbeat timeout
   if (auto old = srv_->join(shared_from_this())) {
     spdlog::info("Miner {} reconnected: replacing its previous connection", hotkey_);
@@ -730,6 +707,7 @@ server::server(net::io_context& ioc, server_config cfg, crypto::hotkey identity,
 server::~server() = default;
 
 void server::start() {
+  if (!impl_->cfg.listen) return;
   auto ex = impl_->acceptor.get_executor();
   net::co_spawn(ex, impl_->accept_loop(impl_),
                 [](const std::exception_ptr& e) { log_failure("acceptor", e); });
@@ -777,7 +755,9 @@ void check_tls(const server_config& cfg) {
 }
 
 std::uint16_t server::local_port() const {
-  return impl_->acceptor.local_endpoint().port();
+  beast::error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
 }
 
 frame_ptr server::make_frame(std::string_view type, boost::json::value data) const {

@@ -55,6 +55,15 @@ class validator_service {
   void reload();
 
   [[nodiscard]] std::uint16_t port() const;
+
+  /// The paths a connection takes through the validator, callable without a socket (with
+  /// server.listen = false the fuzz targets drive them): the handshake decision for a verified
+  /// auth message, a verified envelope from an authenticated miner (answers go to `peer`), and
+  /// an HTTP request other than GET /ws/health.
+  transport::auth_decision authorize(const protocol::authenticated_peer& peer) const;
+  void deliver(const std::shared_ptr<transport::peer_connection>& peer, protocol::envelope e);
+  void http(const transport::http_request& req,
+            std::function<void(transport::http_response)> reply);
   /// The registry GET /metrics renders (the one given in the options, or the service's own).
   [[nodiscard]] metrics::registry& metrics() const;
 

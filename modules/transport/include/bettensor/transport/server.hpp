@@ -101,7 +101,28 @@ struct server_config {
   std::vector<std::string> trusted_proxies;
   /// Where connection, frame and queue metrics go; a private registry when null.
   std::shared_ptr<metrics::validator_metrics> metrics;
+  /// false: no socket is opened at all; the application's callbacks are driven directly (the
+  /// fuzz targets run the validator's whole message path in-process this way).
+  bool listen = true;
 };
+
+/// What the server does with a connection's first text frame: strict JSON, the handshake
+/// checks (fields, SS58, timestamp window, signature), then `authorize`. Returns the peer and
+/// the decision when accepted; otherwise the refusal text sent to the miner.
+struct accepted_handshake {
+  protocol::authenticated_peer peer;
+  auth_decision decision;
+};
+protocol::result<accepted_handshake> check_handshake(
+    std::string_view text, protocol::timestamp now, std::chrono::seconds window,
+    const std::function<auth_decision(const protocol::authenticated_peer&)>& authorize);
+
+/// The client behind a request that came from `peer` (an IP address): `peer` itself unless it
+/// is one of `trusted_proxies`; then the last X-Forwarded-For entry that is not a trusted proxy
+/// (entries further left were written by the client and prove nothing). A malformed entry
+/// stops the walk at the last address that could be trusted.
+std::string forwarded_client(std::string_view peer, std::string_view forwarded_for,
+                             const std::vector<std::string>& trusted_proxies);
 
 /// Loads the TLS certificate and key of `cfg` as the server would; throws std::runtime_error naming
 /// the file and the reason when they cannot be used (for --check-config).
