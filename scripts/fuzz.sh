@@ -8,10 +8,10 @@ seconds=${1:-60}
 
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBETTENSOR_BUILD_FUZZ=ON -DBETTENSOR_BUILD_TESTS=OFF -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
-cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz
+cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz
 
 mkdir -p fuzz/artifacts
-for target in envelope_fuzz ss58_fuzz; do
+for target in envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz; do
   corpus=fuzz/corpus/${target%_fuzz}
   scratch=$(mktemp -d)
   echo "== $target for ${seconds}s (seeds: $corpus)"

@@ -18,6 +18,7 @@
 #include "bettensor/handlers/validator_service.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/test/sample_games.hpp"
 #include "bettensor/test/tls_files.hpp"
 #include "bettensor/test/ws_client.hpp"
 
@@ -104,33 +105,14 @@ class ValidatorTest : public ::testing::Test {
     return 99;
   }
 
+  // The two upcoming games, and one that has started.
   static std::vector<protocol::team_game> default_games() {
-    const auto tomorrow = protocol::format_timestamp(protocol::now_utc() + 24h);
-    const auto yesterday = protocol::format_timestamp(protocol::now_utc() - 24h);
-    protocol::team_game a;
-    a.game_id = "g-1";
-    a.team_a = "Kansas City Chiefs";
-    a.team_b = "Las Vegas Raiders";
-    a.sport = "football";
-    a.league = "NFL";
-    a.create_date = a.last_update_date = yesterday;
-    a.event_start_date = tomorrow;
-    a.team_a_odds = 1.45;
-    a.team_b_odds = 2.8;
-    protocol::team_game b = a;
-    b.game_id = "g-2";
-    b.team_a = "Arsenal";
-    b.team_b = "Chelsea";
-    b.sport = "soccer";
-    b.league = "EPL";
-    b.team_a_odds = 2.1;
-    b.team_b_odds = 3.4;
-    b.tie_odds = 3.25;
-    b.can_tie = true;
-    protocol::team_game c = a;
-    c.game_id = "g-started";
-    c.event_start_date = yesterday;
-    return {a, b, c};
+    auto games = upcoming_games();
+    protocol::team_game started = games[0];
+    started.game_id = "g-started";
+    started.event_start_date = started.create_date;
+    games.push_back(started);
+    return games;
   }
 
   void write_games(const std::vector<protocol::team_game>& games) {
