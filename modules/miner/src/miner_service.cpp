@@ -470,7 +470,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
           now - p->down_since < opts.http_fallback_grace)
         continue;
       std::vector<protocol::team_game_prediction> pending;
-      if (!storage_step("read the outbox", [&] { pending = store.pending_for(hotkey); }) ||
+      const std::string& validator = hotkey;  // a structured binding cannot be captured (clang 14)
+      if (!storage_step("read the outbox", [&] { pending = store.pending_for(validator); }) ||
           pending.empty())
         continue;
       spdlog::warn(

@@ -20,8 +20,11 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
   for (const auto& p : {path, dir}) {
     std::error_code ec;
     if (std::filesystem::exists(p, ec) && ::access(p.c_str(), W_OK) != 0) {
-      const std::string why = std::strerror(errno);
-      throw storage_error(where + "is read-only (" + p.string() + ": " + why + ")");
+      const int err = errno;
+      std::string message = where;
+      message.append("is read-only (").append(p.string()).append(": ");
+      message.append(std::strerror(err)).append(")");
+      throw storage_error(message);
     }
   }
   try {
