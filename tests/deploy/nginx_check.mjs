@@ -6,80 +6,26 @@
 //
 // usage: node nginx_check.mjs <bettensor-validator> <bettensor-miner> <bettensor-keygen>
 //                             <bettensor-bench>
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { harness } from '../support/harness.mjs';
 
 const [validatorBin, minerBin, keygenBin, benchBin] = process.argv.slice(2);
 if (!benchBin) {
   console.error('usage: node nginx_check.mjs <validator> <miner> <keygen> <bench>');
   process.exit(2);
 }
-const deadline = Date.now() + 150_000;
-const children = [];
 const work = mkdtempSync(join(tmpdir(), 'bettensor-nginx-'));
 let nginxDir = '';
-const fail = (msg) => {
-  console.error(`FAIL: ${msg}`);
-  try {
-    console.error(`nginx error log:\n${readFileSync(join(nginxDir, 'error.log'), 'utf8')}`);
-  } catch {}
-  // SIGTERM: nginx's master then ends its workers too.
-  for (const c of children) c.kill('SIGTERM');
-  process.exit(1);
-};
-const run = (bin, args) => {
-  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) fail(`${bin} ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-};
-// Asynchronously, so this process keeps draining the validator's log pipe meanwhile.
-const runAsync = (bin, args) =>
-  new Promise((resolve) => {
-    const child = spawn(bin, args);
-    children.push(child);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('exit', (code) => {
-      if (code !== 0) fail(`${bin} ${args.join(' ')} exited ${code}:\n${out}`);
-      resolve(out);
-    });
-  });
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-const untilTrue = async (what, check, ms = 30_000) => {
-  const until = Math.min(deadline, Date.now() + ms);
-  while (!(await check())) {
-    if (Date.now() > until) fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
-const canConnect = (port) =>
-  new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-const http = (port, method, path, body, headers = {}, localAddress = '127.0.0.1') =>
-  new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers, localAddress }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+const h = harness({
+  name: 'nginx',
+  totalMs: 150_000,
+  onFail: () => console.error(`nginx error log:\n${readFileSync(join(nginxDir, 'error.log'), 'utf8')}`),
+});
+const { run, runAsync, freePort, untilTrue, canConnect, http } = h;
+const fail = h.fail;
 
 // 1. Keys, metagraph, games and token from bench --prepare, plus a miner wallet in the metagraph.
 const benchDir = join(work, 'bench');
@@ -97,18 +43,10 @@ writeFileSync(join(benchDir, 'metagraph.json'), JSON.stringify(metagraph));
 
 // 2. The validator on a free port, trusting the proxy's address.
 const args = readFileSync(join(benchDir, 'validator.args'), 'utf8').trim().split('\n');
-const validator = spawn(validatorBin, [...args, '--websocket.address=127.0.0.1',
-  '--websocket.port=0', '--trusted_proxy=127.0.0.2', '--log.level=info']);
-children.push(validator);
-let validatorLog = '';
-validator.stderr.on('data', (d) => (validatorLog += d));
-validator.stdout.on('data', (d) => (validatorLog += d));
-let validatorPort = 0;
-await untilTrue('the validator to listen', () => {
-  const m = validatorLog.match(/listening on 127\.0\.0\.1:(\d+)/);
-  if (m) validatorPort = Number(m[1]);
-  return validatorPort !== 0;
-});
+const validator = h.start(validatorBin, [...args, '--websocket.address=127.0.0.1',
+  '--websocket.port=0', '--trusted_proxy=127.0.0.2', '--log.level=info'], 'validator');
+validator.stopSignal = 'SIGTERM';
+const validatorPort = await h.listeningPort(validator, '127.0.0.1');
 
 // 3. nginx in front of it.
 const proxyPort = await freePort();
@@ -146,9 +84,11 @@ http {
   }
 }
 `);
+// SIGTERM: nginx's master then ends its workers too.
 const nginx = spawn('nginx', ['-p', nginxDir, '-c', join(nginxDir, 'nginx.conf')],
   { stdio: 'ignore' });
-children.push(nginx);
+nginx.stopSignal = 'SIGTERM';
+h.children.push(nginx);
 await untilTrue('nginx to listen', () => canConnect(proxyPort));
 
 // 4. Every bench mode through the proxy: predictions over WebSocket and HTTP, broadcasts to 50
@@ -163,7 +103,8 @@ const apiPort = await freePort();
 const miner = spawn(minerBin, [`--wallet.path=${join(work, 'wallets')}`, '--wallet.name=miner',
   `--validator=ws://127.0.0.1:${proxyPort}@${validatorSs58}`, `--db.path=${join(work, 'miner.db')}`,
   `--api.port=${apiPort}`, '--log_level=warn'], { stdio: 'inherit' });
-children.push(miner);
+miner.stopSignal = 'SIGTERM';
+h.children.push(miner);
 let status = {};
 await untilTrue('the miner to have its predictions confirmed through nginx', async () => {
   try {
@@ -182,16 +123,16 @@ const forged = { authorization: 'Bearer wrong', 'content-type': 'application/jso
 const viaProxy = await http(proxyPort, 'POST', '/games', games, forged, '127.0.0.3');
 if (viaProxy.status !== 401) fail(`a bad token via the proxy answered ${viaProxy.status}`);
 await untilTrue('the refusal naming the client the proxy saw',
-  () => validatorLog.includes('Refused POST /games from 127.0.0.3: bad admin token'));
+  () => validator.log.includes('Refused POST /games from 127.0.0.3: bad admin token'));
 const direct = await http(validatorPort, 'POST', '/games', games, forged, '127.0.0.4');
 if (direct.status !== 401) fail(`a bad token sent directly answered ${direct.status}`);
 await untilTrue('the refusal naming the direct client, not its header',
-  () => validatorLog.includes('Refused POST /games from 127.0.0.4: bad admin token'));
-if (validatorLog.includes('198.51.100.7')) fail('a forged X-Forwarded-For entry was believed');
+  () => validator.log.includes('Refused POST /games from 127.0.0.4: bad admin token'));
+if (validator.log.includes('198.51.100.7')) fail('a forged X-Forwarded-For entry was believed');
 
 for (const c of [miner, nginx]) c.kill('SIGTERM');
 validator.kill('SIGTERM');
-const code = await new Promise((r) => validator.once('exit', r));
+const code = await h.exited(validator);
 if (code !== 0) fail(`the validator exited ${code}`);
 rmSync(work, { recursive: true, force: true });
 console.log(`nginx: every bench mode and a real miner (${status.predictions} predictions confirmed) ` +

@@ -17,7 +17,13 @@
 namespace bettensor::test {
 namespace {
 
-constexpr double mib = 1024.0 * 1024.0;
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer the validator's shadow memory and quarantine would be counted: the
+// attacks run, the memory bound is only printed.
+constexpr bool memory_bounded = false;
+#else
+constexpr bool memory_bounded = true;
+#endif
 
 class AttackTest : public MinerTest {
  protected:
@@ -46,9 +52,9 @@ class AttackTest : public MinerTest {
     write_metagraph(miners_);
     auto args = wallet_flags("validator");
     args.insert(args.begin(), BETTENSOR_VALIDATOR_BIN);
-    for (const auto* a : {"--websocket.address=127.0.0.1", "--websocket.port=0",
-                          "--websocket.handshake_timeout=2", "--log.level=info",
-                          "--predictions.daily_wager_limit=1e12"})
+    for (const auto* a :
+         {"--websocket.address=127.0.0.1", "--websocket.port=0", "--websocket.handshake_timeout=2",
+          "--log.level=info", "--predictions.daily_wager_limit=1e12"})
       args.emplace_back(a);
     args.push_back("--metagraph.file=" + (dir_ / "metagraph.json").string());
     args.push_back("--games.file=" + (dir_ / "games.json").string());
@@ -116,7 +122,8 @@ class AttackTest : public MinerTest {
     steady_ = std::thread([this] {
       auto c = connect(miners_[0]);
       for (int n = 0; !stop_steady_; ++n) {
-        c->send(prediction_frame(miners_[0], prediction(miners_[0], "steady-" + std::to_string(n), 1)));
+        c->send(
+            prediction_frame(miners_[0], prediction(miners_[0], "steady-" + std::to_string(n), 1)));
         for (;;) {
           auto text = c->read();
           if (!text) {
@@ -157,7 +164,9 @@ class AttackTest : public MinerTest {
     stop_steady();
     const double growth = peak_growth_mib();
     EXPECT_EQ(steady_failed_.load(), 0);
-    EXPECT_LT(growth, 32.0) << "the validator's peak memory grew by " << growth << " MiB";
+    if (memory_bounded) {
+      EXPECT_LT(growth, 32.0) << "the validator's peak memory grew by " << growth << " MiB";
+    }
     std::printf(
         "[attack] %s: %s | validator RSS %.1f MiB before, peak +%.1f MiB | steady miner: %d "
         "confirmed (%.0f/s), %d failed, %d game updates\n",
@@ -258,8 +267,10 @@ TEST_F(AttackTest, SlowlorisHeadersAreCutOffAtTheHandshakeTimeout) {
   // 40 rounds are 10 s: five times the handshake timeout.
   EXPECT_EQ(still_open, 0) << "slowloris connections outlived 10 s";
   metric_reaches("bettensor_http_timeouts_total{request=\"partial\"}", count);
-  report("slowloris", std::to_string(count) + " sockets dribbling header lines every 250 ms, all "
-                          "closed within " + std::to_string(rounds * 250) + " ms");
+  report("slowloris", std::to_string(count) +
+                          " sockets dribbling header lines every 250 ms, all "
+                          "closed within " +
+                          std::to_string(rounds * 250) + " ms");
 }
 
 TEST_F(AttackTest, FrameBombIsRefusedFromItsHeader) {
@@ -278,8 +289,9 @@ TEST_F(AttackTest, FrameBombIsRefusedFromItsHeader) {
     EXPECT_EQ(why.code, 1009) << why.reason;
   }
   metric_reaches("bettensor_connections_closed_total{reason=\"oversized\"}", 2);
-  report("frame bomb", "a frame announcing 2^62 bytes, from an authenticated and an "
-                       "unauthenticated socket: both closed with 1009 on the header");
+  report("frame bomb",
+         "a frame announcing 2^62 bytes, from an authenticated and an "
+         "unauthenticated socket: both closed with 1009 on the header");
 }
 
 TEST_F(AttackTest, CompressionBombIsStoppedAtTheMessageLimit) {
@@ -303,8 +315,9 @@ TEST_F(AttackTest, CompressionBombIsStoppedAtTheMessageLimit) {
   EXPECT_TRUE(cut_off || why.code == 1009) << why.code << " " << why.reason;
   metric_reaches("bettensor_connections_closed_total{reason=\"oversized\"}", 1);
   EXPECT_TRUE(log_contains("(" + miners_[1].ss58 + "): frame over 65536 bytes"));
-  report("compression bomb", "32 MiB inflating from ~32 KiB: closed as oversized once past the "
-                             "64 KiB message limit");
+  report("compression bomb",
+         "32 MiB inflating from ~32 KiB: closed as oversized once past the "
+         "64 KiB message limit");
 }
 
 TEST_F(AttackTest, NonceReplayStormStoresThePredictionOnce) {
@@ -339,10 +352,10 @@ TEST_F(AttackTest, NonceReplayStormStoresThePredictionOnce) {
   EXPECT_TRUE(refused);
   metric_reaches("bettensor_connections_closed_total{reason=\"invalid_frames\"}", 1);
   metric_reaches("bettensor_invalid_frames_total", 22);
-  report("nonce-replay storm",
-         std::to_string(sent) + " copies of one signed prediction: 21 refused "
-                                "as replays, then closed (1008); replay on a new connection "
-                                "refused; stored once");
+  report("nonce-replay storm", std::to_string(sent) +
+                                   " copies of one signed prediction: 21 refused "
+                                   "as replays, then closed (1008); replay on a new connection "
+                                   "refused; stored once");
   EXPECT_EQ(stored_rows(dir_ / "attacked.db", "replayed"), 1u);
 }
 
@@ -377,8 +390,8 @@ TEST_F(AttackTest, BadSignatureFloodIsRateLimitedThenClosed) {
   EXPECT_LE(refused, 401 + 100);
   metric_reaches("bettensor_connections_closed_total{reason=\"rate_limited\"}", 1);
   metric_reaches("bettensor_invalid_frames_total", refused);
-  report("bad signatures", std::to_string(sent) + " forged predictions written: " +
-                               std::to_string(refused) +
+  report("bad signatures", std::to_string(sent) +
+                               " forged predictions written: " + std::to_string(refused) +
                                " verified and refused, then closed by the rate limit (1008)");
   EXPECT_EQ(stored_rows(dir_ / "attacked.db", "forged-0"), 0u);
 }
