@@ -64,7 +64,8 @@ class recording_peer final : public transport::peer_connection {
 protocol::envelope open_answer(const std::string& text) {
   static protocol::replay_guard seen;
   auto& h = fuzz::harness();
-  const protocol::frame_expectations expect{h.validator.ss58, &h.validator.keypair.public_key_bytes(),
+  const protocol::frame_expectations expect{h.validator.ss58,
+                                            &h.validator.keypair.public_key_bytes(),
                                             protocol::now_utc(), std::chrono::seconds(300), &seen};
   auto e = protocol::open_envelope(text, expect);
   if (!e) std::abort();
@@ -114,8 +115,7 @@ void post(std::string body) {
     cv.notify_all();
   });
   std::unique_lock lock(m);
-  if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); }))
-    std::abort();
+  if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.has_value(); })) std::abort();
   if (got->status == 0 || got->body.empty()) std::abort();
   if (got->status == 200) (void)open_answer(got->body);
 }

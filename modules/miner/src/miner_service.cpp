@@ -702,10 +702,18 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       unstored_games.clear();
       if (store_games(games) > 0) strategy_due = true;
     }
+    // Once one answer fails again the rest wait for the next tick untried: one error line per
+    // tick, not one per waiting answer.
     auto answers = std::move(unrecorded);
     unrecorded.clear();
-    for (const auto& a : answers)
-      if (current(a.p)) record(a.p, a.prediction_id, a.accepted, a.message, std::nullopt, a.via);
+    for (auto& a : answers) {
+      if (!current(a.p)) continue;
+      if (unrecorded.empty()) {
+        record(a.p, a.prediction_id, a.accepted, a.message, std::nullopt, a.via);
+      } else {
+        unrecorded.push_back(std::move(a));
+      }
+    }
     if (strategy_due && unstored_games.empty()) run_strategy();
     for (const auto& [hotkey, p] : peers)
       if (p->connected && p->resend_due) resend_pending(p);
