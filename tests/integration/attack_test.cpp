@@ -373,6 +373,7 @@ TEST_F(AttackTest, BadSignatureFloodIsRateLimitedThenClosed) {
     frames.push_back(std::move(f));
   }
   int sent = 0;
+  const auto started = std::chrono::steady_clock::now();
   try {
     for (const auto& f : frames) {
       attacker->send(f);
@@ -386,8 +387,12 @@ TEST_F(AttackTest, BadSignatureFloodIsRateLimitedThenClosed) {
     refused += text->find("invalid signature") != std::string::npos ? 1 : 0;
   EXPECT_EQ(attacker->close_reason().code, 1008);
   EXPECT_EQ(attacker->close_reason().reason, "Rate limit exceeded");
-  EXPECT_GE(refused, 400);  // the default burst
-  EXPECT_LE(refused, 401 + 100);
+  // The bucket holds 400 and refills 100 per second while the validator verifies: at most that
+  // many are refused before it runs dry (slow builds, e.g. under ASan, verify for longer).
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  EXPECT_GE(refused, 400);
+  EXPECT_LE(refused, 401 + 100 * seconds);
   metric_reaches("bettensor_connections_closed_total{reason=\"rate_limited\"}", 1);
   metric_reaches("bettensor_invalid_frames_total", refused);
   report("bad signatures", std::to_string(sent) +
