@@ -29,18 +29,41 @@ namespace {
 
 struct http_state : tally {
   std::atomic<std::uint64_t> failed{0};
+  std::atomic<std::uint64_t> reconnects{0};  // keep-alive connections the server ended
   std::atomic<int> connected{0};
 };
+
+// A request that got no answer is sent again on a new connection this many times at most
+// (predictions are idempotent by id, so a resend is harmless).
+constexpr int max_resends = 3;
+
+// One POST and its response on an open keep-alive connection; false when the exchange failed
+// before a whole response arrived (the server closed the connection, typically).
+net::awaitable<bool> exchange(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                              const http::request<http::string_body>& req,
+                              http::response<http::string_body>& res) {
+  if (auto [ec, n] = co_await http::async_write(stream, req, net::as_tuple(net::use_awaitable)); ec)
+    co_return false;
+  auto [ec, n] = co_await http::async_read(stream, buf, res, net::as_tuple(net::use_awaitable));
+  co_return !ec;
+}
+
+net::awaitable<void> open(beast::tcp_stream& stream, beast::flat_buffer& buf, const target& to) {
+  beast::error_code ignored;
+  stream.socket().close(ignored);
+  buf.clear();
+  co_await stream.async_connect(to.endpoint, net::use_awaitable);
+  stream.socket().set_option(tcp::no_delay(true));
+}
 
 net::awaitable<void> http_miner(target to, std::vector<std::string> bodies,
                                 const validator_key& validator, double verify_sample,
                                 http_state& st) {
   beast::tcp_stream stream(co_await net::this_coro::executor);
-  co_await stream.async_connect(to.endpoint, net::use_awaitable);
-  stream.socket().set_option(tcp::no_delay(true));
+  beast::flat_buffer buf;
+  co_await open(stream, buf, to);
   ++st.connected;
   protocol::replay_guard nonces;
-  beast::flat_buffer buf;
   std::uint64_t sampled = 0;
   for (std::size_t i = 0; i < bodies.size() && !st.done; ++i) {
     http::request<http::string_body> req{http::verb::post, "/predictions", 11};
@@ -48,9 +71,20 @@ net::awaitable<void> http_miner(target to, std::vector<std::string> bodies,
     req.set(http::field::content_type, "application/json");
     req.body() = std::move(bodies[i]);
     req.prepare_payload();
-    co_await http::async_write(stream, req, net::use_awaitable);
     http::response<http::string_body> res;
-    co_await http::async_read(stream, buf, res, net::use_awaitable);
+    // A keep-alive connection may be closed by the server (or a proxy: nginx ends one after
+    // keepalive_requests) between two requests; that is normal HTTP, not a failure.
+    for (int resends = 0; !co_await exchange(stream, buf, req, res); ++resends) {
+      if (resends == max_resends || st.done)
+        throw std::runtime_error("no answer after " + std::to_string(resends) + " resends");
+      res = {};
+      ++st.reconnects;
+      co_await open(stream, buf, to);
+    }
+    if (!res.keep_alive()) {
+      ++st.reconnects;
+      co_await open(stream, buf, to);
+    }
     if (res.result() != http::status::ok) {
       ++st.failed;
       continue;
@@ -129,6 +163,8 @@ int run_http(const settings& s) {
   std::printf("  %-32s %12s\n", "server CPU µs per prediction", figure(per, 1).c_str());
   std::printf("  %-32s %12s\n", "server cores busy", figure(cores, 2).c_str());
   std::printf("  %-32s %12.2f\n", "load generator cores busy", client_cpu / elapsed);
+  std::printf("  %-32s %12llu\n", "connections reopened",
+              static_cast<unsigned long long>(st.reconnects));
   std::printf("  %-32s %12s\n", "confirmations verified (sample)", sample_text(st).c_str());
   write_json(s, json::object{{"mode", "http"},
                              {"connections", s.connections},
@@ -137,6 +173,7 @@ int run_http(const settings& s) {
                              {"accepted", st.confirmed.load()},
                              {"rejected", st.rejected.load()},
                              {"failed", st.failed.load()},
+                             {"reconnects", st.reconnects.load()},
                              {"server_cpu_us_per_prediction", json_figure(per)},
                              {"server_cores", json_figure(cores)},
                              {"client_cores", client_cpu / elapsed}});

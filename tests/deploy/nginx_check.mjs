@@ -68,6 +68,9 @@ http {
   scgi_temp_path ${nginxDir}/scgi;
   map $http_upgrade $connection_upgrade { default upgrade; '' close; }
   upstream bettensor_validator { server 127.0.0.1:${validatorPort}; }
+  # nginx ends a keep-alive connection after keepalive_requests (1000 by default). Ten makes
+  # every HTTP client here meet that on every run, however fast the machine.
+  keepalive_requests 10;
   server {
     listen 127.0.0.1:${proxyPort};
     location / {
@@ -96,6 +99,9 @@ await untilTrue('nginx to listen', () => canConnect(proxyPort));
 const benchOut = await runAsync(benchBin, [`--url=ws://127.0.0.1:${proxyPort}`, `--workdir=${benchDir}`,
   '--quick', '--heartbeat_interval=1']);
 if (!/confirmations verified \(sample\)\s+(\d+)\/\1\b/.test(benchOut)) fail(`bench output:\n${benchOut}`);
+// The HTTP mode's keep-alive connections were ended by nginx and reopened, nothing failed.
+const reopened = Number(/connections reopened\s+(\d+)/.exec(benchOut)?.[1] ?? 0);
+if (reopened === 0) fail(`the bench's HTTP mode never met a closed keep-alive connection:\n${benchOut}`);
 
 // 5. The real miner through the proxy: its built-in strategy predicts the bench's game and the
 // prediction is confirmed.

@@ -31,7 +31,8 @@ struct http_post_result {
   std::string body;
 };
 
-/// Sends one POST on a fresh connection and calls `done` exactly once, on `ex`.
+/// Sends one POST on a fresh connection and calls `done` exactly once, on `ex`. A connection the
+/// server closes before any answer is tried once more on a new one, within the same timeout.
 void async_http_post(const boost::asio::any_io_executor& ex, http_post_request req,
                      std::function<void(http_post_result)> done);
 
