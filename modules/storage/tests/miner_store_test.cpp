@@ -20,26 +20,21 @@ class MinerStoreTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   fs::path db() const { return dir_ / "miner.db"; }
 
+  // Built by designated initializers rather than assignments into a default-constructed value:
+  // GCC 12 at -O3 reports a false -Wrestrict on an inlined string assignment (GCC bug 105651).
   static protocol::team_game game(const std::string& id, const std::string& updated, double odds) {
-    protocol::team_game g;
-    g.game_id = id;
-    g.team_a = "A";
-    g.team_b = "B";
-    g.last_update_date = updated;
-    g.event_start_date = "2026-12-01T10:00:00+00:00";
-    g.team_a_odds = odds;
-    g.team_b_odds = 2.0;
-    return g;
+    return {.game_id = id,
+            .team_a = "A",
+            .team_b = "B",
+            .last_update_date = updated,
+            .event_start_date = "2026-12-01T10:00:00+00:00",
+            .team_a_odds = odds,
+            .team_b_odds = 2.0};
   }
 
   static protocol::team_game_prediction prediction(const std::string& id,
                                                    const std::string& game_id) {
-    protocol::team_game_prediction p;
-    p.prediction_id = id;
-    p.game_id = game_id;
-    p.miner_uid = "7";
-    p.wager = 5;
-    return p;
+    return {.prediction_id = id, .game_id = game_id, .miner_uid = "7", .wager = 5};
   }
 
   fs::path dir_;

@@ -12,6 +12,14 @@
 namespace bettensor::storage {
 namespace {
 
+// "<prefix><n>" built by appending: GCC 12 at -O3 reports a false -Wrestrict on
+// `"literal" + std::to_string(n)` and on string assignments it inlines (GCC bugs 105329, 105651).
+std::string numbered(std::string_view prefix, long long n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
@@ -32,13 +40,9 @@ class StoreTest : public ::testing::Test {
     return o;
   }
 
+  // Designated initializers, not assignments: see numbered() for the GCC 12 -Wrestrict bug.
   static protocol::team_game_prediction prediction(std::string id, double wager) {
-    protocol::team_game_prediction p;
-    p.prediction_id = std::move(id);
-    p.game_id = "g-1";
-    p.miner_uid = "7";
-    p.wager = wager;
-    return p;
+    return {.prediction_id = std::move(id), .game_id = "g-1", .miner_uid = "7", .wager = wager};
   }
 
   // Submits and waits for the verdict.
@@ -138,9 +142,8 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       for (int i = 0; i < per_thread; ++i) {
-        s.submit("miner-" + std::to_string(t),
-                 prediction(std::to_string(t) + "-" + std::to_string(i), 1), protocol::now_utc(),
-                 {}, [&](verdict v) {
+        s.submit(numbered("miner-", t), prediction(numbered(std::to_string(t) + "-", i), 1),
+                 protocol::now_utc(), {}, [&](verdict v) {
                    accepted += v.accepted ? 1 : 0;
                    ++delivered;
                  });

@@ -45,42 +45,43 @@ struct envelope {
   std::string signature;
 };
 
-/// TeamGamePrediction as Bettensor's protocol.py defines it (miner_uid is a string).
+/// TeamGamePrediction as Bettensor's protocol.py defines it (miner_uid is a string). Every member
+/// has a default, so a value can be built with designated initializers that name only some.
 struct team_game_prediction {
-  std::string prediction_id;
-  std::string game_id;
-  std::string miner_uid;
-  std::string prediction_date;
-  std::string predicted_outcome;  // team_a, team_b or "Tie"; 0/1/2 arrive as numbers
+  std::string prediction_id{};
+  std::string game_id{};
+  std::string miner_uid{};
+  std::string prediction_date{};
+  std::string predicted_outcome{};  // team_a, team_b or "Tie"; 0/1/2 arrive as numbers
   bool predicted_outcome_is_number = false;
   double predicted_odds = 0;
-  std::string team_a;
-  std::string team_b;
+  std::string team_a{};
+  std::string team_b{};
   double wager = 0;
   double team_a_odds = 0;
   double team_b_odds = 0;
-  std::optional<double> tie_odds;
-  std::optional<std::string> model_name;
-  std::optional<double> confidence_score;
+  std::optional<double> tie_odds{};
+  std::optional<std::string> model_name{};
+  std::optional<double> confidence_score{};
   std::string outcome = "Unfinished";
   double payout = 0;
 };
 
-/// TeamGame.
+/// TeamGame (members defaulted, as above).
 struct team_game {
-  std::string game_id;
-  std::string team_a;
-  std::string team_b;
-  std::string sport;
-  std::string league;
-  std::string create_date;
-  std::string last_update_date;
-  std::string event_start_date;
+  std::string game_id{};
+  std::string team_a{};
+  std::string team_b{};
+  std::string sport{};
+  std::string league{};
+  std::string create_date{};
+  std::string last_update_date{};
+  std::string event_start_date{};
   bool active = true;
   std::string outcome = "Unfinished";
   double team_a_odds = 0;
   double team_b_odds = 0;
-  std::optional<double> tie_odds;
+  std::optional<double> tie_odds{};
   bool can_tie = false;
 };
 
