@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DBETTENSOR_WERROR=ON \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" -DBETTENSOR_WERROR=ON \
   -DBETTENSOR_BUILD_FUZZ=ON -DBETTENSOR_BUILD_TESTS=OFF -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
 cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz
 
