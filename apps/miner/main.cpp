@@ -17,7 +17,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/handlers/metagraph.hpp"
 #include "bettensor/miner/miner_service.hpp"
-#include "bettensor/storage/validator_store.hpp"
+#include "bettensor/storage/storage_error.hpp"
 #include "bettensor/transport/validator_link.hpp"
 
 namespace po = boost::program_options;

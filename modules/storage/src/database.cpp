@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "bettensor/storage/validator_store.hpp"
+#include "bettensor/storage/storage_error.hpp"
 
 namespace bettensor::storage::detail {
 

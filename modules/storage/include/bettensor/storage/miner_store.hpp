@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bettensor/protocol/messages.hpp"
-#include "bettensor/storage/validator_store.hpp"
+#include "bettensor/storage/storage_error.hpp"
 
 namespace bettensor::storage {
 

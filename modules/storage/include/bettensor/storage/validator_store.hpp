@@ -13,20 +13,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/protocol/timestamp.hpp"
+#include "bettensor/storage/storage_error.hpp"
 
 namespace bettensor::storage {
-
-/// The database cannot be used (corrupt, not a database, unwritable). Thrown at start only.
-class storage_error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 inline constexpr std::string_view daily_limit_message = "Prediction would exceed daily wager limit";
 inline constexpr std::string_view storage_failure_message =
