@@ -17,10 +17,10 @@
 #include <thread>
 
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/handlers/validator_service.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 #include "bettensor/test/sample_games.hpp"
+#include "bettensor/validator/validator_service.hpp"
 
 namespace bettensor::fuzz {
 
@@ -40,7 +40,7 @@ struct validator_harness {
   crypto::hotkey stranger = fixed_hotkey(4);     // not registered
   boost::asio::io_context ioc;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
-  std::optional<handlers::validator_service> service;
+  std::optional<validator::validator_service> service;
   std::thread runner;
   fs::path dir;
 
@@ -68,7 +68,7 @@ struct validator_harness {
     std::ofstream(dir / "games.json") << boost::json::serialize(games);
     std::ofstream(dir / "admin.token") << "fuzz-admin-token-0123456789\n";
 
-    handlers::validator_options o;
+    validator::validator_options o;
     o.server.listen = false;
     o.metagraph_file = dir / "metagraph.json";
     o.blacklist_file = dir / "blacklist.txt";

@@ -21,13 +21,13 @@
 
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
-#include "bettensor/handlers/rules.hpp"
-#include "bettensor/handlers/validator_service.hpp"
+#include "bettensor/domain/rules.hpp"
 #include "bettensor/miner/miner_service.hpp"
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 #include "bettensor/storage/validator_store.hpp"
 #include "bettensor/transport/http_client.hpp"
+#include "bettensor/validator/validator_service.hpp"
 
 namespace po = boost::program_options;
 namespace net = boost::asio;
@@ -208,12 +208,12 @@ class demo {
 
     net::io_context ioc(2);
     ioc_ = &ioc;
-    std::unique_ptr<handlers::validator_service> validator;
+    std::unique_ptr<validator::validator_service> validator;
     if (s_.run != mode::miner) {
       games_ = make_games(s_.games);
       write_games(games_file_, games_);
       write_metagraph(metagraph_file_, neurons, 1);
-      handlers::validator_options o;
+      validator::validator_options o;
       o.server.address = "127.0.0.1";
       o.server.port = s_.port;
       o.metagraph_file = metagraph_file_;
@@ -221,7 +221,7 @@ class demo {
       o.db_path = dir_ / "validator.db";
       o.file_poll_interval = 200ms;
       o.metrics = std::make_shared<metrics::registry>();
-      validator = std::make_unique<handlers::validator_service>(ioc, std::move(o), validator_key);
+      validator = std::make_unique<validator::validator_service>(ioc, std::move(o), validator_key);
       validator->start();
       expose(validator->metrics(), "validator", 0);
       neurons[0].port = validator->port();
@@ -435,7 +435,7 @@ class demo {
 
   // The schedule as the validator sees it (also when it runs in another process).
   std::vector<protocol::team_game> current_games() {
-    auto book = handlers::game_book::load(games_file_);
+    auto book = domain::game_book::load(games_file_);
     if (!book) {
       out_.line("model", "cannot read the games: " + book.error().message);
       return {};
@@ -499,7 +499,7 @@ class demo {
     }
   }
 
-  void shut_down(net::io_context& ioc, std::unique_ptr<handlers::validator_service>& validator,
+  void shut_down(net::io_context& ioc, std::unique_ptr<validator::validator_service>& validator,
                  std::vector<std::unique_ptr<miner::miner_service>>& miners) {
     auto left = std::make_shared<std::atomic<std::size_t>>(miners.size() + (validator ? 1 : 0));
     auto one_done = [&ioc, left] {

@@ -15,7 +15,7 @@
 
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
-#include "bettensor/handlers/metagraph.hpp"
+#include "bettensor/domain/metagraph.hpp"
 #include "bettensor/miner/miner_service.hpp"
 #include "bettensor/storage/storage_error.hpp"
 #include "bettensor/transport/validator_link.hpp"
@@ -181,7 +181,7 @@ int main(int argc, char** argv) try {
   if (!identity) throw cli::usage_error("--wallet.hotkey: " + identity.error().message);
 
   if (opts.metagraph_file) {
-    if (auto m = handlers::metagraph::load(*opts.metagraph_file); !m)
+    if (auto m = domain::metagraph::load(*opts.metagraph_file); !m)
       throw cli::usage_error("--metagraph.file: " + m.error().message);
   }
   const bool any_tls =

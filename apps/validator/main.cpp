@@ -14,10 +14,10 @@
 
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
-#include "bettensor/handlers/metagraph.hpp"
-#include "bettensor/handlers/rules.hpp"
-#include "bettensor/handlers/validator_service.hpp"
+#include "bettensor/domain/metagraph.hpp"
+#include "bettensor/domain/rules.hpp"
 #include "bettensor/storage/validator_store.hpp"
+#include "bettensor/validator/validator_service.hpp"
 
 namespace po = boost::program_options;
 namespace net = boost::asio;
@@ -105,15 +105,15 @@ spdlog::level::level_enum level(const std::string& flag, const std::string& name
 }
 
 // --check-config: every file the validator would read at start, read and checked.
-void check_files(const handlers::validator_options& o) {
-  if (auto m = handlers::metagraph::load(o.metagraph_file); !m)
+void check_files(const validator::validator_options& o) {
+  if (auto m = domain::metagraph::load(o.metagraph_file); !m)
     throw cli::usage_error("--metagraph.file: " + m.error().message);
   if (o.blacklist_file) {
-    if (auto b = handlers::blacklist::load(*o.blacklist_file); !b)
+    if (auto b = domain::blacklist::load(*o.blacklist_file); !b)
       throw cli::usage_error("--blacklist.file: " + b.error().message);
   }
   if (o.games_file) {
-    if (auto g = handlers::game_book::load(*o.games_file); !g)
+    if (auto g = domain::game_book::load(*o.games_file); !g)
       throw cli::usage_error("--games.file: " + g.error().message);
   }
   if (o.admin_token_file && !std::ifstream(*o.admin_token_file))
@@ -141,7 +141,7 @@ int main(int argc, char** argv) try {
   if (!vm_opt) return 0;
   const auto& vm = *vm_opt;
 
-  handlers::validator_options opts;
+  validator::validator_options opts;
   auto& s = opts.server;
   s.websocket_enabled = vm["websocket.enabled"].as<bool>();
   s.address = vm["websocket.address"].as<std::string>();
@@ -220,7 +220,7 @@ int main(int argc, char** argv) try {
   opts.metrics = std::make_shared<metrics::registry>();
 
   net::io_context ioc(threads);
-  handlers::validator_service service(ioc, std::move(opts), std::move(*identity));
+  validator::validator_service service(ioc, std::move(opts), std::move(*identity));
 
   // First SIGINT/SIGTERM: graceful stop (bounded); a second one: stop at once.
   net::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
@@ -250,7 +250,7 @@ int main(int argc, char** argv) try {
       spdlog::info("Metrics on http://{}:{}/metrics", vm["metrics.address"].as<std::string>(),
                    bound);
     } catch (const std::runtime_error& e) {
-      throw handlers::startup_error(std::string("--metrics.port: ") + e.what());
+      throw validator::startup_error(std::string("--metrics.port: ") + e.what());
     }
   }
 
@@ -262,7 +262,7 @@ int main(int argc, char** argv) try {
 } catch (const cli::usage_error& e) {
   std::cerr << "bettensor-validator: " << e.what() << " (see --help)\n";
   return cli::usage_exit_code;
-} catch (const handlers::startup_error& e) {
+} catch (const validator::startup_error& e) {
   std::cerr << "bettensor-validator: " << e.what() << '\n';
   return cli::usage_exit_code;
 } catch (const std::exception& e) {

@@ -121,8 +121,8 @@ class MinerTest : public ValidatorTest {
   struct extra_validator {
     explicit extra_validator(crypto::hotkey k) : key(std::move(k)) {}
     crypto::hotkey key;
-    handlers::validator_options opts;
-    std::optional<handlers::validator_service> service;
+    validator::validator_options opts;
+    std::optional<validator::validator_service> service;
   };
 
   /// Starts `n` more validators on the fixture's io_context (same metagraph and games files).

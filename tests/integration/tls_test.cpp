@@ -76,7 +76,7 @@ TEST_F(TlsTest, UnusableCertificateOrKeyStopsStartupNamingTheFile) {
   try {
     start();
     ADD_FAILURE() << "started without a certificate";
-  } catch (const handlers::startup_error& e) {
+  } catch (const validator::startup_error& e) {
     EXPECT_NE(std::string(e.what()).find("missing.crt"), std::string::npos) << e.what();
   }
   const auto a = make_tls_files(dir_, "a");
@@ -86,7 +86,7 @@ TEST_F(TlsTest, UnusableCertificateOrKeyStopsStartupNamingTheFile) {
   try {
     start();
     ADD_FAILURE() << "started with another certificate's key";
-  } catch (const handlers::startup_error& e) {
+  } catch (const validator::startup_error& e) {
     EXPECT_NE(std::string(e.what()).find("b.key"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("mismatch"), std::string::npos) << e.what();
   }
@@ -166,7 +166,7 @@ TEST_F(TlsTest, ForwardedForCountsOnlyFromATrustedProxy) {
   stop();
 
   opts_.server.trusted_proxies = {"proxy.example"};
-  EXPECT_THROW(start(), handlers::startup_error);
+  EXPECT_THROW(start(), validator::startup_error);
   service_.reset();
 }
 

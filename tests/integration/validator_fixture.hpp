@@ -15,12 +15,12 @@
 #include <thread>
 
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/handlers/validator_service.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
 #include "bettensor/test/sample_games.hpp"
 #include "bettensor/test/tls_files.hpp"
 #include "bettensor/test/ws_client.hpp"
+#include "bettensor/validator/validator_service.hpp"
 
 namespace bettensor::test {
 
@@ -214,9 +214,9 @@ class ValidatorTest : public ::testing::Test {
   crypto::hotkey validator_{crypto::keypair::generate(), ""};
   std::vector<crypto::hotkey> miners_;
   std::vector<protocol::team_game> games_;
-  handlers::validator_options opts_;
+  validator::validator_options opts_;
   boost::asio::io_context ioc_;
-  std::optional<handlers::validator_service> service_;
+  std::optional<validator::validator_service> service_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;
   std::map<const void*, protocol::replay_guard> seen_;

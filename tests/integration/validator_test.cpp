@@ -2,12 +2,12 @@
 
 #include "validator_fixture.hpp"
 
-#include "bettensor/handlers/rules.hpp"
+#include "bettensor/domain/rules.hpp"
 
 namespace bettensor::test {
 namespace {
 
-namespace rej = handlers::rejection;
+namespace rej = domain::rejection;
 
 TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
   start();

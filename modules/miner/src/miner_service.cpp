@@ -16,9 +16,9 @@
 
 #include "bettensor/crypto/bytes.hpp"
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/handlers/file_stamp.hpp"
-#include "bettensor/handlers/metagraph.hpp"
-#include "bettensor/handlers/rules.hpp"
+#include "bettensor/domain/file_stamp.hpp"
+#include "bettensor/domain/metagraph.hpp"
+#include "bettensor/domain/rules.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
@@ -143,10 +143,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       throw std::runtime_error(
           "reconnect intervals: the base must be positive and not above the maximum");
     if (opts.metagraph_file) {
-      auto m = handlers::metagraph::load(*opts.metagraph_file);
+      auto m = domain::metagraph::load(*opts.metagraph_file);
       if (!m) throw std::runtime_error(m.error().message);
       metagraph_now = *m;
-      metagraph_stamp = handlers::stamp_of(*opts.metagraph_file);
+      metagraph_stamp = domain::stamp_of(*opts.metagraph_file);
     }
     if (opts.api_port) {
       transport::server_config cfg;
@@ -411,9 +411,9 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     if (pred.prediction_id.empty()) pred.prediction_id = make_prediction_id();
     const auto game = store.game(pred.game_id);
     if (!game) return protocol::error{protocol::errc::invalid_format, "Game not found"};
-    auto book = handlers::game_book::make({*game});
+    auto book = domain::game_book::make({*game});
     if (!book) return book.error();
-    if (auto why = handlers::check_prediction(pred, **book, protocol::now_utc()))
+    if (auto why = domain::check_prediction(pred, **book, protocol::now_utc()))
       return protocol::error{protocol::errc::invalid_format, *why};
     if (!store.add_prediction(pred))
       return protocol::error{protocol::errc::invalid_format, "Duplicate prediction_id"};
@@ -733,10 +733,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
 
   void check_metagraph(bool force) {
     if (!opts.metagraph_file) return;
-    const auto now = handlers::stamp_of(*opts.metagraph_file);
+    const auto now = domain::stamp_of(*opts.metagraph_file);
     if (!now || (!force && metagraph_stamp && *now == *metagraph_stamp)) return;
     metagraph_stamp = now;
-    auto m = handlers::metagraph::load(*opts.metagraph_file);
+    auto m = domain::metagraph::load(*opts.metagraph_file);
     if (!m) {
       spdlog::error("Keeping the previous metagraph: {}", m.error().message);
       return;
@@ -757,8 +757,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   // Set by start(): the API's callback reaches the service only while it exists.
   std::shared_ptr<std::weak_ptr<impl>> api_owner = std::make_shared<std::weak_ptr<impl>>();
   std::unique_ptr<transport::server> api;
-  std::shared_ptr<const handlers::metagraph> metagraph_now;
-  std::optional<handlers::file_stamp> metagraph_stamp;
+  std::shared_ptr<const domain::metagraph> metagraph_now;
+  std::optional<domain::file_stamp> metagraph_stamp;
   std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
   std::optional<std::int64_t> uid_;
   std::unique_ptr<metrics::miner_metrics> mm;

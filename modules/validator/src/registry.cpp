@@ -1,6 +1,6 @@
-#include "bettensor/handlers/registry.hpp"
+#include "bettensor/validator/registry.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::validator {
 
 void handler_registry::add(std::string type, std::unique_ptr<message_handler> handler) {
   handlers_[std::move(type)] = std::move(handler);
@@ -16,4 +16,4 @@ void handler_registry::dispatch(const std::shared_ptr<transport::peer_connection
   }
 }
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::validator

@@ -1,4 +1,4 @@
-#include "bettensor/handlers/metagraph.hpp"
+#include "bettensor/domain/metagraph.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -6,7 +6,7 @@
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/json.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 
 namespace {
 std::optional<std::string> read_file(const std::filesystem::path& file) {
@@ -99,4 +99,4 @@ protocol::result<std::shared_ptr<const blacklist>> blacklist::load(
   return std::shared_ptr<const blacklist>(std::move(b));
 }
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain

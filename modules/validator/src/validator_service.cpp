@@ -1,4 +1,4 @@
-#include "bettensor/handlers/validator_service.hpp"
+#include "bettensor/validator/validator_service.hpp"
 
 #include <sodium.h>
 #include <spdlog/spdlog.h>
@@ -18,17 +18,23 @@
 #include <system_error>
 
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/handlers/file_stamp.hpp"
-#include "bettensor/handlers/metagraph.hpp"
-#include "bettensor/handlers/registry.hpp"
-#include "bettensor/handlers/rules.hpp"
+#include "bettensor/domain/file_stamp.hpp"
+#include "bettensor/domain/metagraph.hpp"
+#include "bettensor/domain/rules.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/storage/validator_store.hpp"
+#include "bettensor/validator/registry.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::validator {
 
 namespace net = boost::asio;
 namespace fs = std::filesystem;
+using domain::blacklist;
+using domain::check_prediction;
+using domain::file_stamp;
+using domain::game_book;
+using domain::metagraph;
+using domain::stamp_of;
 using transport::http_response;
 using transport::peer_connection;
 using transport::priority;
@@ -513,4 +519,4 @@ void validator_service::http(const transport::http_request& req,
   impl_->entry.on_http(req, std::move(reply));
 }
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::validator

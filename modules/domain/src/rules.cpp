@@ -1,4 +1,4 @@
-#include "bettensor/handlers/rules.hpp"
+#include "bettensor/domain/rules.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 
 namespace {
 
@@ -116,4 +116,4 @@ std::optional<std::string> check_prediction(const protocol::team_game_prediction
   return std::nullopt;
 }
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain

@@ -7,7 +7,7 @@
 #include <optional>
 #include <system_error>
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 
 struct file_stamp {
   std::filesystem::file_time_type mtime{};
@@ -25,4 +25,4 @@ inline std::optional<file_stamp> stamp_of(const std::filesystem::path& p) {
   return file_stamp{mtime, size};
 }
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain

@@ -12,7 +12,7 @@
 
 #include "bettensor/protocol/error.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 
 struct neuron {
   std::int64_t uid = 0;
@@ -53,4 +53,4 @@ class blacklist {
   std::unordered_set<std::string> hotkeys_;
 };
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain

@@ -13,7 +13,7 @@
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 
 namespace rejection {
 inline constexpr std::string_view non_positive_wager = "Prediction with non-positive wager";
@@ -62,4 +62,4 @@ class game_book {
 std::optional<std::string> check_prediction(const protocol::team_game_prediction& p,
                                             const game_book& games, protocol::timestamp now);
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain

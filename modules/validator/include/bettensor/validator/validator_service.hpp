@@ -18,7 +18,7 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace bettensor::handlers {
+namespace bettensor::validator {
 
 /// A problem with a file or setting found at start (exit code 2).
 class startup_error : public std::runtime_error {
@@ -73,4 +73,4 @@ class validator_service {
   std::shared_ptr<impl> impl_;
 };
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::validator

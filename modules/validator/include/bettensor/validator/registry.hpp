@@ -10,7 +10,7 @@
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/transport/server.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::validator {
 
 class message_handler {
  public:
@@ -35,4 +35,4 @@ class handler_registry {
   fallback unknown_;
 };
 
-}  // namespace bettensor::handlers
+}  // namespace bettensor::validator

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/handlers/metagraph.hpp"
-#include "bettensor/handlers/rules.hpp"
+#include "bettensor/domain/metagraph.hpp"
+#include "bettensor/domain/rules.hpp"
 
-namespace bettensor::handlers {
+namespace bettensor::domain {
 namespace {
 
 using namespace std::chrono_literals;
@@ -56,4 +56,4 @@ TEST(Metagraph, ParsesNeuronsAndRefusesBadHotkeys) {
 }
 
 }  // namespace
-}  // namespace bettensor::handlers
+}  // namespace bettensor::domain
