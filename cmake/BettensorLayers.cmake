@@ -3,9 +3,9 @@
 # when the build is configured: a link that points up or sideways stops the configure step with
 # the two modules named.
 #
-#   layer 0  crypto, metrics, cli, boost_impl   (no module below them)
+#   layer 0  crypto, cli, boost_impl            (no module below them)
 #   layer 1  protocol                           (crypto)
-#   layer 2  domain                             (protocol)
+#   layer 2  domain, metrics                    (protocol: rules, outcome labels)
 #   layer 3  storage, transport                 (domain, protocol, metrics, boost_impl)
 #   layer 4  validator, miner                   (everything below)
 #

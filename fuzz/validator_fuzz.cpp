@@ -32,12 +32,14 @@ class recording_peer final : public transport::peer_connection {
   [[nodiscard]] const std::string& hotkey() const override { return hotkey_; }
   [[nodiscard]] std::int64_t uid() const override { return 7; }
   [[nodiscard]] const std::string& remote_address() const override { return remote_; }
-  void send(transport::frame_ptr frame, transport::priority) override {
+  void send(transport::frame_ptr frame) override {
     std::lock_guard lock(mutex_);
-    frames_.push_back(*frame);
+    frames_.push_back(frame->text);
     cv_.notify_all();
   }
-  void close(std::uint16_t, std::string) override { std::abort(); }  // handlers never close
+  void close(protocol::close_reason, std::string) override {
+    std::abort();  // handlers never close
+  }
 
   // Waits (bounded) until `n` frames were sent; aborts if that takes 10 s: an unanswered
   // message is a lost message.

@@ -2,12 +2,8 @@
 
 #include "validator_fixture.hpp"
 
-#include "bettensor/domain/rules.hpp"
-
 namespace bettensor::test {
 namespace {
-
-namespace rej = domain::rejection;
 
 TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
   start();
@@ -85,16 +81,17 @@ TEST_F(ValidatorTest, EveryPredictionRuleInOrder) {
     std::function<void(protocol::team_game_prediction&)> change;
   };
   const std::vector<rule_case> cases = {
-      {rej::non_positive_wager, [](auto& p) { p.wager = 0; }},
-      {rej::non_positive_wager, [](auto& p) { p.wager = -5; }},
-      {rej::game_not_found, [](auto& p) { p.game_id = "nope"; }},
-      {rej::game_started, [](auto& p) { p.game_id = "g-started"; }},
-      {rej::teams_mismatch, [](auto& p) { p.team_b = "Denver Broncos"; }},
-      {rej::odds_mismatch, [](auto& p) { p.team_a_odds = 1.47; }},
-      {rej::tie_odds_mismatch, [](auto& p) { p.tie_odds = 3.0; }},  // game has no tie odds
-      {rej::invalid_outcome, [](auto& p) { p.predicted_outcome = "Draw"; }},
-      {rej::predicted_odds_mismatch, [](auto& p) { p.predicted_odds = 2.8; }},
-      {rej::confidence_range, [](auto& p) { p.confidence_score = 1.5; }},
+      {"Prediction with non-positive wager", [](auto& p) { p.wager = 0; }},
+      {"Prediction with non-positive wager", [](auto& p) { p.wager = -5; }},
+      {"Game not found", [](auto& p) { p.game_id = "nope"; }},
+      {"Game has already started", [](auto& p) { p.game_id = "g-started"; }},
+      {"Submitted team names do not match game data", [](auto& p) { p.team_b = "Denver Broncos"; }},
+      {"Submitted team odds do not match current game odds", [](auto& p) { p.team_a_odds = 1.47; }},
+      {"Submitted tie odds do not match current game odds",
+       [](auto& p) { p.tie_odds = 3.0; }},  // game has no tie odds
+      {"Invalid predicted_outcome", [](auto& p) { p.predicted_outcome = "Draw"; }},
+      {"Predicted odds do not match current game odds", [](auto& p) { p.predicted_odds = 2.8; }},
+      {"Confidence score must be between 0 and 1", [](auto& p) { p.confidence_score = 1.5; }},
   };
   for (const auto& rc : cases) {
     auto p = base;
@@ -110,7 +107,7 @@ TEST_F(ValidatorTest, EveryPredictionRuleInOrder) {
   soccer.team_b = "Chelsea";
   soccer.team_a_odds = soccer.predicted_odds = 2.1;
   soccer.team_b_odds = 3.4;
-  EXPECT_EQ(verdict(soccer).message, rej::tie_odds_mismatch);
+  EXPECT_EQ(verdict(soccer).message, "Submitted tie odds do not match current game odds");
   soccer.tie_odds = 3.25;
   soccer.predicted_outcome = "Tie";
   soccer.predicted_odds = 3.25;
@@ -311,7 +308,7 @@ TEST_F(ValidatorTest, HttpFallbackGivesTheSameVerdicts) {
   EXPECT_EQ(post(prediction(m, "h-2", 500)).message, "Prediction would exceed daily wager limit");
   auto started = prediction(m, "h-3");
   started.game_id = "g-started";
-  EXPECT_EQ(post(started).message, rej::game_started);
+  EXPECT_EQ(post(started).message, "Game has already started");
   // The WebSocket path sees the same state.
   auto c = connect(m);
   c->send(prediction_frame(m, prediction(m, "h-1", 600)));

@@ -81,20 +81,22 @@ const game_book::entry* game_book::find(const std::string& game_id) const {
   return it == by_id_.end() ? nullptr : &it->second;
 }
 
-std::optional<std::string> check_prediction(const protocol::team_game_prediction& p,
-                                            const game_book& games, protocol::timestamp now) {
-  if (!(p.wager > 0)) return std::string(rejection::non_positive_wager);
+std::optional<protocol::rejection> check_prediction(const protocol::team_game_prediction& p,
+                                                    const game_book& games,
+                                                    protocol::timestamp now) {
+  using protocol::rejection;
+  if (!(p.wager > 0)) return rejection::non_positive_wager;
   const game_book::entry* e = games.find(p.game_id);
-  if (e == nullptr) return std::string(rejection::game_not_found);
+  if (e == nullptr) return rejection::game_not_found;
   const protocol::team_game& g = e->game;
-  if (now >= e->starts) return std::string(rejection::game_started);
-  if (p.team_a != g.team_a || p.team_b != g.team_b) return std::string(rejection::teams_mismatch);
+  if (now >= e->starts) return rejection::game_started;
+  if (p.team_a != g.team_a || p.team_b != g.team_b) return rejection::teams_mismatch;
   if (odds_differ(p.team_a_odds, g.team_a_odds) || odds_differ(p.team_b_odds, g.team_b_odds)) {
-    return std::string(rejection::odds_mismatch);
+    return rejection::odds_mismatch;
   }
   if (g.tie_odds ? (!p.tie_odds || odds_differ(*p.tie_odds, *g.tie_odds))
                  : p.tie_odds.has_value()) {
-    return std::string(rejection::tie_odds_mismatch);
+    return rejection::tie_odds_mismatch;
   }
   std::optional<double> outcome_odds;
   const std::string& o = p.predicted_outcome;
@@ -105,13 +107,13 @@ std::optional<std::string> check_prediction(const protocol::team_game_prediction
   } else if (o == "Tie" || o == "2") {
     outcome_odds = g.tie_odds;
   } else {
-    return std::string(rejection::invalid_outcome);
+    return rejection::invalid_outcome;
   }
   if (!outcome_odds || odds_differ(p.predicted_odds, *outcome_odds)) {
-    return std::string(rejection::predicted_odds_mismatch);
+    return rejection::predicted_odds_mismatch;
   }
   if (p.confidence_score && (*p.confidence_score < 0 || *p.confidence_score > 1)) {
-    return std::string(rejection::confidence_range);
+    return rejection::confidence_range;
   }
   return std::nullopt;
 }

@@ -16,15 +16,6 @@ namespace bettensor::metrics {
 
 namespace {
 
-constexpr std::array<std::string_view, static_cast<std::size_t>(msg_type::count_)> type_names = {
-    "prediction", "confirmation", "game_update", "heartbeat", "heartbeat_ack", "heartbeat_response",
-    "welcome",    "error",        "auth",        "refusal",   "other"};
-
-constexpr std::array<std::string_view, static_cast<std::size_t>(close_reason::count_)> close_names =
-    {"peer_closed",   "auth_failed",  "auth_timeout",   "heartbeat_timeout", "replaced",
-     "slow_consumer", "rate_limited", "invalid_frames", "oversized",         "full",
-     "shutdown",      "deregistered", "error"};
-
 constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::count_)> auth_names =
     {"invalid_format",
      "stale_timestamp",
@@ -34,11 +25,13 @@ constexpr std::array<std::string_view, static_cast<std::size_t>(auth_failure::co
      "timeout",
      "tls"};
 
-constexpr std::array<std::string_view, static_cast<std::size_t>(rejection::count_)>
-    rejection_names = {"non_positive_wager", "game_not_found",          "game_started",
-                       "teams_mismatch",     "odds_mismatch",           "tie_odds_mismatch",
-                       "invalid_outcome",    "predicted_odds_mismatch", "confidence_range",
-                       "daily_limit",        "invalid_format",          "other"};
+// Labels come from protocol's tables (frame kinds, rejections, close reasons).
+template <class E, std::size_t N>
+std::array<std::string_view, N> labels_of() {
+  std::array<std::string_view, N> names{};
+  for (std::size_t i = 0; i < N; ++i) names[i] = protocol::label(static_cast<E>(i));
+  return names;
+}
 
 constexpr std::array<std::string_view, static_cast<std::size_t>(channel::count_)> channel_names = {
     "websocket", "http"};
@@ -153,64 +146,19 @@ std::uint16_t registry::expose(const std::string& address, std::uint16_t port) {
   return ports.empty() ? port : static_cast<std::uint16_t>(ports.front());
 }
 
-msg_type classify(std::string_view type) {
-  for (std::size_t i = 0; i < static_cast<std::size_t>(msg_type::auth); ++i)
-    if (type == type_names[i]) return static_cast<msg_type>(i);
-  return msg_type::other;
-}
-
-msg_type classify_frame(std::string_view frame) {
-  constexpr std::string_view key = "\"type\": \"";
-  const auto at = frame.rfind(key);
-  if (at == std::string_view::npos) {
-    return frame.find("\"status\"") != std::string_view::npos ? msg_type::refusal : msg_type::other;
+auth_failure auth_failure_of(protocol::errc refusal) {
+  switch (refusal) {
+    case protocol::errc::stale_timestamp:
+      return auth_failure::stale_timestamp;
+    case protocol::errc::invalid_signature:
+      return auth_failure::invalid_signature;
+    case protocol::errc::not_registered:
+      return auth_failure::not_registered;
+    case protocol::errc::blacklisted:
+      return auth_failure::blacklisted;
+    default:
+      return auth_failure::invalid_format;
   }
-  const auto start = at + key.size();
-  const auto end = frame.find('"', start);
-  if (end == std::string_view::npos) return msg_type::other;
-  return classify(frame.substr(start, end - start));
-}
-
-close_reason reason_of_close(std::string_view text) {
-  if (text == "Slow consumer") return close_reason::slow_consumer;
-  if (text == "Rate limit exceeded") return close_reason::rate_limited;
-  if (text == "Too many invalid messages") return close_reason::invalid_frames;
-  if (text == "Authentication timeout") return close_reason::auth_timeout;
-  if (text == "Heartbeat timeout") return close_reason::heartbeat_timeout;
-  if (text.starts_with("Client already connected")) return close_reason::replaced;
-  if (text == "Server closing connection") return close_reason::shutdown;
-  if (text == "Max connections reached") return close_reason::full;
-  if (text.starts_with("Not authorized")) return close_reason::auth_failed;
-  if (text.starts_with("Invalid message format")) return close_reason::auth_failed;
-  return close_reason::error;
-}
-
-auth_failure reason_of_refusal(std::string_view text) {
-  if (text.find("stale timestamp") != std::string_view::npos) return auth_failure::stale_timestamp;
-  if (text.find("invalid signature") != std::string_view::npos)
-    return auth_failure::invalid_signature;
-  if (text.find("not registered") != std::string_view::npos) return auth_failure::not_registered;
-  if (text.find("blacklisted") != std::string_view::npos) return auth_failure::blacklisted;
-  return auth_failure::invalid_format;
-}
-
-rejection reason_of_rejection(std::string_view text) {
-  static constexpr std::array<std::pair<std::string_view, rejection>, 10> texts = {{
-      {"Prediction with non-positive wager", rejection::non_positive_wager},
-      {"Game not found", rejection::game_not_found},
-      {"Game has already started", rejection::game_started},
-      {"Submitted team names do not match game data", rejection::teams_mismatch},
-      {"Submitted team odds do not match current game odds", rejection::odds_mismatch},
-      {"Submitted tie odds do not match current game odds", rejection::tie_odds_mismatch},
-      {"Invalid predicted_outcome", rejection::invalid_outcome},
-      {"Predicted odds do not match current game odds", rejection::predicted_odds_mismatch},
-      {"Confidence score must be between 0 and 1", rejection::confidence_range},
-      {"Prediction would exceed daily wager limit", rejection::daily_limit},
-  }};
-  for (const auto& [t, r] : texts)
-    if (text == t) return r;
-  if (text.starts_with("Invalid message format")) return rejection::invalid_format;
-  return rejection::other;
 }
 
 prometheus::Histogram::BucketBoundaries latency_buckets() {
@@ -232,12 +180,12 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                             .Help("WebSocket connections accepted")
                             .Register(r)
                             .Add({});
-  connections_closed =
-      resolve<close_reason, prometheus::Counter>(BuildCounter()
-                                                     .Name("bettensor_connections_closed_total")
-                                                     .Help("WebSocket connections ended, by reason")
-                                                     .Register(r),
-                                                 "reason", close_names);
+  connections_closed = resolve<protocol::close_reason, prometheus::Counter>(
+      BuildCounter()
+          .Name("bettensor_connections_closed_total")
+          .Help("WebSocket connections ended, by reason")
+          .Register(r),
+      "reason", labels_of<protocol::close_reason, protocol::close_reason_count>());
   auth_failures =
       resolve<auth_failure, prometheus::Counter>(BuildCounter()
                                                      .Name("bettensor_auth_failures_total")
@@ -248,6 +196,7 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                        .Name("bettensor_messages_total")
                        .Help("WebSocket frames received (in) and sent (out), by message type")
                        .Register(r);
+  const auto type_names = labels_of<protocol::frame_kind, protocol::frame_kind_count>();
   for (std::size_t i = 0; i < type_names.size(); ++i) {
     messages_in[i] = &messages.Add({{"direction", "in"}, {"type", std::string(type_names[i])}});
     messages_out[i] = &messages.Add({{"direction", "out"}, {"type", std::string(type_names[i])}});
@@ -258,7 +207,7 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                     .Register(r);
   bytes_in = &bytes.Add({{"direction", "in"}});
   bytes_out = &bytes.Add({{"direction", "out"}});
-  handler_seconds = resolve<msg_type, prometheus::Histogram>(
+  handler_seconds = resolve<protocol::frame_kind, prometheus::Histogram>(
       BuildHistogram()
           .Name("bettensor_handler_duration_seconds")
           .Help("Time to handle a verified frame, by message type (predictions: until the "
@@ -277,12 +226,12 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
           .Help("Re-sent predictions answered with their original verdict, by channel")
           .Register(r),
       "channel", channel_names);
-  predictions_rejected =
-      resolve<rejection, prometheus::Counter>(BuildCounter()
-                                                  .Name("bettensor_predictions_rejected_total")
-                                                  .Help("Predictions rejected, by reason")
-                                                  .Register(r),
-                                              "reason", rejection_names);
+  predictions_rejected = resolve<protocol::rejection, prometheus::Counter>(
+      BuildCounter()
+          .Name("bettensor_predictions_rejected_total")
+          .Help("Predictions rejected, by reason")
+          .Register(r),
+      "reason", labels_of<protocol::rejection, protocol::rejection_count>());
   broadcast_seconds = &BuildHistogram()
                            .Name("bettensor_broadcast_duration_seconds")
                            .Help(

@@ -406,17 +406,24 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     return uid_ ? std::to_string(*uid_) : std::string("unknown");
   }
 
+  // A prediction the validator would refuse, refused here with the validator's text.
+  static protocol::error rule_refusal(protocol::rejection r) {
+    return protocol::error{protocol::errc::invalid_format, std::string(protocol::text(r))};
+  }
+
   protocol::result<protocol::team_game_prediction> accept(protocol::team_game_prediction pred,
                                                           bool from_api = false) {
     if (pred.prediction_id.empty()) pred.prediction_id = make_prediction_id();
     const auto game = store.game(pred.game_id);
-    if (!game) return protocol::error{protocol::errc::invalid_format, "Game not found"};
+    if (!game) return rule_refusal(protocol::rejection::game_not_found);
     auto book = domain::game_book::make({*game});
     if (!book) return book.error();
     if (auto why = domain::check_prediction(pred, **book, protocol::now_utc()))
-      return protocol::error{protocol::errc::invalid_format, *why};
-    if (!store.add_prediction(pred))
-      return protocol::error{protocol::errc::invalid_format, "Duplicate prediction_id"};
+      return rule_refusal(*why);
+    if (!store.add_prediction(pred)) {
+      const auto dup = protocol::errc::duplicate_id;
+      return protocol::error{dup, protocol::make_error_code(dup).message()};
+    }
     spdlog::info("Stored prediction {} for game {}: {} at {} (wager {})", pred.prediction_id,
                  pred.game_id, pred.predicted_outcome, pred.predicted_odds, pred.wager);
     (from_api ? mm->predictions_api : mm->predictions_strategy)->Increment();
@@ -599,7 +606,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       }
       auto stored = accept(std::move(*pred), true);
       if (!stored) {
-        const bool dup = stored.error().message == "Duplicate prediction_id";
+        const bool dup = stored.error().code == protocol::errc::duplicate_id;
         spdlog::info("Local API: refused a prediction: {}", stored.error().message);
         return reply(reply_json(dup ? 409 : 400, error_body(stored.error().message)));
       }

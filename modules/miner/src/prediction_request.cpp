@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "bettensor/crypto/bytes.hpp"
-#include "bettensor/domain/rules.hpp"
 #include "bettensor/protocol/json.hpp"
+#include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 
 namespace bettensor::miner {
@@ -64,7 +64,7 @@ protocol::result<protocol::team_game_prediction> complete_prediction(
   const auto game = find_game(std::string(game_id->get_string()));
   if (!game)
     return protocol::error{protocol::errc::invalid_format,
-                           std::string(domain::rejection::game_not_found)};
+                           std::string(protocol::text(protocol::rejection::game_not_found))};
 
   const auto fill = [&o](std::string_view key, json::value v) {
     if (!o.contains(key)) o[key] = std::move(v);

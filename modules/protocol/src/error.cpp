@@ -22,6 +22,12 @@ class category_impl final : public boost::system::error_category {
         return "nonce already used";
       case errc::sender_mismatch:
         return "sender does not match the authenticated hotkey";
+      case errc::duplicate_id:
+        return "Duplicate prediction_id";
+      case errc::not_registered:
+        return "hotkey not registered";
+      case errc::blacklisted:
+        return "blacklisted";
     }
     return "unknown protocol error";
   }

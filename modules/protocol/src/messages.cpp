@@ -1,5 +1,6 @@
 #include "bettensor/protocol/messages.hpp"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 
@@ -8,6 +9,11 @@ namespace bettensor::protocol {
 namespace json = boost::json;
 
 namespace {
+
+// Indexed by frame_kind; the first `auth` entries are the envelope types.
+constexpr std::array<std::string_view, frame_kind_count> kind_labels = {
+    "prediction", "confirmation", "game_update", "heartbeat", "heartbeat_ack", "heartbeat_response",
+    "welcome",    "error",        "auth",        "refusal",   "other"};
 
 // Reads typed fields of one object and keeps the first problem met, worded for the peer.
 class field_reader {
@@ -344,6 +350,23 @@ json::value to_json(const welcome& w) {
 
 json::value to_json(const error_data& e) {
   return json::object{{"message", e.message}};
+}
+
+std::optional<std::string> parse_refusal(const json::value& v) {
+  const auto* o = v.if_object();
+  if (o == nullptr || !o->contains("status") || o->contains("signature")) return std::nullopt;
+  const auto* msg = o->if_contains("message");
+  return msg && msg->is_string() ? std::string(msg->get_string()) : std::string("refused");
+}
+
+std::string_view label(frame_kind k) {
+  return kind_labels.at(static_cast<std::size_t>(k));
+}
+
+frame_kind kind_of_type(std::string_view type) {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(frame_kind::auth); ++i)
+    if (type == kind_labels[i]) return static_cast<frame_kind>(i);
+  return frame_kind::other;
 }
 
 }  // namespace bettensor::protocol

@@ -130,5 +130,35 @@ TEST(Messages, EnvelopeFieldsMustBePresentAndTyped) {
             "Invalid message format: field 'data' must be an object");
 }
 
+TEST(Refusal, IsTheUnsignedStatusAnswerAndNothingElse) {
+  const auto parse = [](std::string_view text) {
+    auto v = parse_json(text);
+    return v ? parse_refusal(*v) : std::nullopt;
+  };
+  EXPECT_EQ(parse(R"({"status": "error", "message": "Not authorized: blacklisted"})"),
+            "Not authorized: blacklisted");
+  EXPECT_EQ(parse(R"({"status": "error"})"), "refused");
+  EXPECT_EQ(parse(R"({"status": "error", "message": 7})"), "refused");
+  EXPECT_EQ(parse(R"({"status": "x", "signature": "ab"})"), std::nullopt);  // signed: not one
+  EXPECT_EQ(parse(R"({"type": "welcome", "data": {}})"), std::nullopt);
+  EXPECT_EQ(parse(R"([1, 2])"), std::nullopt);
+}
+
+// An envelope's type names its kind; the handshake frame and the refusal are kinds no peer can
+// claim by a type.
+TEST(FrameKind, TypesNameTheirKindAndLabels) {
+  EXPECT_EQ(kind_of_type("confirmation"), frame_kind::confirmation);
+  EXPECT_EQ(kind_of_type("heartbeat_response"), frame_kind::heartbeat_response);
+  EXPECT_EQ(kind_of_type("something_new"), frame_kind::other);
+  EXPECT_EQ(kind_of_type("auth"), frame_kind::other);
+  EXPECT_EQ(kind_of_type("refusal"), frame_kind::other);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(frame_kind::auth); ++i) {
+    const auto k = static_cast<frame_kind>(i);
+    EXPECT_EQ(kind_of_type(label(k)), k) << label(k);
+  }
+  EXPECT_EQ(label(frame_kind::refusal), "refusal");
+  EXPECT_EQ(label(frame_kind::other), "other");
+}
+
 }  // namespace
 }  // namespace bettensor::protocol

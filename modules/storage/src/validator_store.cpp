@@ -125,7 +125,7 @@ struct validator_store::impl {
     } catch (const std::exception& e) {
       std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(),
                    e.what());
-      out.assign(batch.size(), verdict{false, std::string(storage_failure_message), false});
+      out.assign(batch.size(), verdict::refused(protocol::rejection::storage_failure));
     }
     return out;
   }
@@ -135,17 +135,20 @@ struct validator_store::impl {
     find_verdict->reset();
     find_verdict->bind(1, p.prediction_id);
     if (find_verdict->executeStep()) {
-      return verdict{find_verdict->getColumn(0).getInt() != 0,
-                     find_verdict->getColumn(1).getString(), true};
+      // The original verdict, as stored: its text is sent again as it was written.
+      if (find_verdict->getColumn(0).getInt() != 0) return verdict{{}, {}, true};
+      std::string text = find_verdict->getColumn(1).getString();
+      const auto reason = protocol::rejection_of_text(text);
+      return verdict{reason, std::move(text), true};
     }
-    std::optional<std::string> rejection = r.rules ? r.rules(p) : std::nullopt;
+    std::optional<protocol::rejection> rejection = r.rules ? r.rules(p) : std::nullopt;
     const std::string day = utc_day(r.received);
     if (!rejection) {
       find_total->reset();
       find_total->bind(1, r.hotkey);
       find_total->bind(2, day);
       const double total = find_total->executeStep() ? find_total->getColumn(0).getDouble() : 0.0;
-      if (total + p.wager > opts.daily_wager_limit) rejection = std::string(daily_limit_message);
+      if (total + p.wager > opts.daily_wager_limit) rejection = protocol::rejection::daily_limit;
     }
     insert_prediction->reset();
     insert_prediction->bind(1, p.prediction_id);
@@ -154,7 +157,7 @@ struct validator_store::impl {
     insert_prediction->bind(4, p.game_id);
     insert_prediction->bind(5, p.wager);
     insert_prediction->bind(6, rejection ? 0 : 1);
-    insert_prediction->bind(7, rejection.value_or(""));
+    insert_prediction->bind(7, rejection ? std::string(protocol::text(*rejection)) : std::string());
     insert_prediction->bind(8, day);
     insert_prediction->bind(9, protocol::format_timestamp(r.received));
     insert_prediction->bind(10, protocol::to_canonical(protocol::to_json(p)));
@@ -166,7 +169,7 @@ struct validator_store::impl {
       add_wager->bind(3, p.wager);
       add_wager->exec();
     }
-    return verdict{!rejection, rejection.value_or(""), false};
+    return rejection ? verdict::refused(*rejection) : verdict{};
   }
 
   options opts;

@@ -61,11 +61,11 @@ class StoreTest : public ::testing::Test {
 TEST_F(StoreTest, AcceptsAndStoresOnce) {
   validator_store s(opts());
   const verdict v = decide(s, "alice", prediction("p1", 10));
-  EXPECT_TRUE(v.accepted);
+  EXPECT_TRUE(v.accepted());
   EXPECT_EQ(v.message, "");
   EXPECT_FALSE(v.duplicate);
   const verdict again = decide(s, "alice", prediction("p1", 10));
-  EXPECT_TRUE(again.accepted);
+  EXPECT_TRUE(again.accepted());
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(s.prediction_rows("p1"), 1u);
   EXPECT_EQ(s.daily_total("alice", protocol::now_utc()), 10.0);
@@ -73,14 +73,16 @@ TEST_F(StoreTest, AcceptsAndStoresOnce) {
 
 TEST_F(StoreTest, DuplicateGetsTheOriginalRejection) {
   validator_store s(opts());
-  const auto reject = [](const protocol::team_game_prediction&) -> std::optional<std::string> {
-    return "Game not found";
+  const auto reject =
+      [](const protocol::team_game_prediction&) -> std::optional<protocol::rejection> {
+    return protocol::rejection::game_not_found;
   };
   EXPECT_EQ(decide(s, "alice", prediction("p1", 10), reject).message, "Game not found");
   const verdict again = decide(s, "alice", prediction("p1", 10));  // rules would now accept
-  EXPECT_FALSE(again.accepted);
+  EXPECT_FALSE(again.accepted());
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.message, "Game not found");
+  EXPECT_EQ(again.rejected, protocol::rejection::game_not_found);  // read back from its text
   EXPECT_EQ(s.daily_total("alice", protocol::now_utc()), 0.0);
 }
 
@@ -88,13 +90,14 @@ TEST_F(StoreTest, DailyLimitPerHotkeyAndUtcDay) {
   validator_store s(opts());
   const auto day1 = *protocol::parse_timestamp("2026-11-29T23:59:00Z");
   const auto day2 = *protocol::parse_timestamp("2026-11-30T00:01:00Z");
-  EXPECT_TRUE(decide(s, "alice", prediction("a", 600), {}, day1).accepted);
-  EXPECT_TRUE(decide(s, "alice", prediction("b", 400), {}, day1).accepted);  // exactly 1000
+  EXPECT_TRUE(decide(s, "alice", prediction("a", 600), {}, day1).accepted());
+  EXPECT_TRUE(decide(s, "alice", prediction("b", 400), {}, day1).accepted());  // exactly 1000
   const verdict over = decide(s, "alice", prediction("c", 0.5), {}, day1);
-  EXPECT_FALSE(over.accepted);
-  EXPECT_EQ(over.message, daily_limit_message);
-  EXPECT_TRUE(decide(s, "bob", prediction("d", 500), {}, day1).accepted);    // other miner
-  EXPECT_TRUE(decide(s, "alice", prediction("e", 500), {}, day2).accepted);  // next UTC day
+  EXPECT_FALSE(over.accepted());
+  EXPECT_EQ(over.message, "Prediction would exceed daily wager limit");
+  EXPECT_EQ(over.rejected, protocol::rejection::daily_limit);
+  EXPECT_TRUE(decide(s, "bob", prediction("d", 500), {}, day1).accepted());    // other miner
+  EXPECT_TRUE(decide(s, "alice", prediction("e", 500), {}, day2).accepted());  // next UTC day
   EXPECT_EQ(s.daily_total("alice", day1), 1000.0);
   EXPECT_EQ(s.daily_total("alice", day2), 500.0);
 }
@@ -103,7 +106,7 @@ TEST_F(StoreTest, RestartKeepsPredictionsTotalsAndGames) {
   const auto now = protocol::now_utc();
   {
     validator_store s(opts());
-    EXPECT_TRUE(decide(s, "alice", prediction("p1", 700), {}, now).accepted);
+    EXPECT_TRUE(decide(s, "alice", prediction("p1", 700), {}, now).accepted());
     protocol::team_game g;
     g.game_id = "g-1";
     g.team_a = "A";
@@ -115,7 +118,8 @@ TEST_F(StoreTest, RestartKeepsPredictionsTotalsAndGames) {
   EXPECT_EQ(s.accepted_count(), 1u);
   EXPECT_EQ(s.daily_total("alice", now), 700.0);
   EXPECT_TRUE(decide(s, "alice", prediction("p1", 700), {}, now).duplicate);
-  EXPECT_EQ(decide(s, "alice", prediction("p2", 301), {}, now).message, daily_limit_message);
+  EXPECT_EQ(decide(s, "alice", prediction("p2", 301), {}, now).message,
+            "Prediction would exceed daily wager limit");
   const auto games = s.load_games();
   ASSERT_EQ(games.size(), 1u);
   EXPECT_EQ(games[0].tie_odds, 3.25);
@@ -144,7 +148,7 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreCommittedInGroups) {
       for (int i = 0; i < per_thread; ++i) {
         s.submit(numbered("miner-", t), prediction(numbered(std::to_string(t) + "-", i), 1),
                  protocol::now_utc(), {}, [&](verdict v) {
-                   accepted += v.accepted ? 1 : 0;
+                   accepted += v.accepted() ? 1 : 0;
                    ++delivered;
                  });
       }

@@ -15,8 +15,9 @@ namespace bettensor::transport {
 // empty) and a busy one no more than twice what waits.
 class frame_lanes {
  public:
-  void push(priority p, frame_ptr f) {
-    lanes_[static_cast<std::size_t>(p)].items.push_back(std::move(f));
+  // Queues `f` in its kind's lane.
+  void push(frame_ptr f) {
+    lanes_[static_cast<std::size_t>(f->lane())].items.push_back(std::move(f));
   }
   [[nodiscard]] bool empty(priority p) const { return lanes_[static_cast<std::size_t>(p)].empty(); }
   // Slots a lane holds, consumed ones included (for tests of its bound).

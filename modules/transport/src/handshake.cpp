@@ -45,7 +45,7 @@ protocol::result<accepted_handshake> check_handshake(
   auto peer = protocol::verify_auth_message(*doc, now, window);
   if (!peer) return peer.error();
   auth_decision decision = authorize(*peer);
-  if (!decision.accepted) return protocol::error{protocol::errc::invalid_format, decision.refusal};
+  if (!decision.accepted) return decision.refusal;
   return accepted_handshake{std::move(*peer), std::move(decision)};
 }
 

@@ -137,8 +137,9 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   std::vector<std::shared_ptr<ws_session>> all_sessions() const;
 
   frame_ptr make_frame_shared(std::string_view type, boost::json::value data) const {
-    return std::make_shared<const std::string>(
-        protocol::serialize(protocol::sign_envelope(identity, type, std::move(data))));
+    return std::make_shared<const frame>(
+        frame{protocol::serialize(protocol::sign_envelope(identity, type, std::move(data))),
+              protocol::kind_of_type(type)});
   }
 
   net::io_context& ioc;
@@ -160,7 +161,6 @@ struct server::impl : std::enable_shared_from_this<server::impl> {
   struct pending_broadcast {
     std::vector<std::shared_ptr<ws_session>> targets;
     frame_ptr frame;
-    priority prio;
     steady::time_point queued_at;
   };
   net::strand<net::io_context::executor_type> fan_strand;
@@ -195,17 +195,16 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   std::int64_t uid() const override { return uid_; }
   const std::string& remote_address() const override { return remote_; }
 
-  void send(frame_ptr frame, priority p) override {
-    net::post(ws_->executor(), [self = shared_from_this(), frame = std::move(frame), p]() mutable {
-      self->enqueue(std::move(frame), p);
+  void send(frame_ptr frame) override {
+    net::post(ws_->executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+      self->enqueue(std::move(frame));
     });
   }
 
-  void close(std::uint16_t code, std::string reason) override {
-    net::post(ws_->executor(),
-              [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-                self->request_close(code, std::move(reason));
-              });
+  void close(protocol::close_reason why, std::string text) override {
+    net::post(ws_->executor(), [self = shared_from_this(), why, text = std::move(text)]() mutable {
+      self->request_close(why, std::move(text));
+    });
   }
 
   bool is_authenticated() const { return authenticated_; }
@@ -218,48 +217,47 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   static net::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
   static net::awaitable<void> watch(std::shared_ptr<ws_session> self);
 
-  void enqueue(frame_ptr frame, priority p) {
+  void enqueue(frame_ptr frame) {
     if (close_ || dead_) return;
     if (queued_ >= srv_->cfg.send_queue_frames) {
       spdlog::warn("Closing slow consumer {} (UID: {}): {} frames queued", hotkey_, uid_, queued_);
       srv_->m->slow_consumer_drops->Increment();
-      request_close(close_code::policy, "Slow consumer");
+      request_close(protocol::close_reason::slow_consumer);
       return;
     }
-    queue_.push(p, std::move(frame));
+    queue_.push(std::move(frame));
     ++queued_;
     srv_->m->send_queue_frames->Increment();
     wake_.cancel_one();
   }
 
-  void request_close(std::uint16_t code, std::string reason) {
+  // Sends a close frame with `why`'s code and text (or `text`, when given) after the urgent
+  // frames queued; the first reason given is the one the connection is counted under.
+  void request_close(protocol::close_reason why, std::string text = {}) {
     if (close_ || dead_) return;
-    if (!end_reason_) {
-      end_reason_ = authenticated_ && reason.starts_with("Not authorized")
-                        ? metrics::close_reason::deregistered
-                        : metrics::reason_of_close(reason);
-    }
-    websocket::close_reason why;
-    why.code = code;
-    why.reason = fit_reason(std::move(reason));
-    close_ = std::move(why);
+    if (!end_reason_) end_reason_ = why;
+    websocket::close_reason close_frame;
+    close_frame.code = protocol::close_code(why);
+    close_frame.reason =
+        fit_reason(text.empty() ? std::string(protocol::text(why)) : std::move(text));
+    close_ = std::move(close_frame);
     closing_since_ = steady::now();
     wake_.cancel_one();
     watchdog_.cancel_one();  // re-arm for the close grace period
   }
 
   // Answers a handshake refusal: a plain {"status":"error"} frame, then close 1008.
-  void refuse(const std::string& message) {
-    spdlog::info("Refused connection from {}: {}", remote_, message);
-    metrics::at(srv_->m->auth_failures, metrics::reason_of_refusal(message)).Increment();
-    enqueue(std::make_shared<const std::string>(json_error_body(message)), priority::urgent);
-    request_close(close_code::policy, message);
+  void refuse(const protocol::error& refusal) {
+    spdlog::info("Refused connection from {}: {}", remote_, refusal.message);
+    metrics::at(srv_->m->auth_failures, metrics::auth_failure_of(refusal.code)).Increment();
+    enqueue(std::make_shared<const frame>(
+        frame{json_error_body(refusal.message), protocol::frame_kind::refusal}));
+    request_close(protocol::close_reason::auth_failed, refusal.message);
   }
 
   void reply_error(const std::string& message) {
     enqueue(srv_->make_frame_shared(protocol::message_type::error,
-                                    protocol::to_json(protocol::error_data{message})),
-            priority::urgent);
+                                    protocol::to_json(protocol::error_data{message})));
   }
 
   bool take_token() {
@@ -291,7 +289,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   frame_lanes queue_;
   std::size_t queued_ = 0;
   std::optional<websocket::close_reason> close_;
-  std::optional<metrics::close_reason> end_reason_;  // the first reason this side gave
+  std::optional<protocol::close_reason> end_reason_;  // the first reason this side gave
   bool dead_ = false;  // the read side has ended; the writer and watchdog stop
 
   bool authenticated_ = false;
@@ -321,9 +319,9 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   net::co_spawn(ex, watch(self), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
   if (!admitted) {
     spdlog::warn("Refused connection from {}: max connections reached", self->remote_);
-    self->request_close(close_code::try_again_later, "Max connections reached");
+    self->request_close(protocol::close_reason::full);
   } else if (self->srv_->stopping) {
-    self->request_close(close_code::going_away, "Server closing connection");
+    self->request_close(protocol::close_reason::shutdown);
   }
   co_await self->read_loop();
   // The read side has seen the close handshake (or an error). A close of ours still waiting for
@@ -337,7 +335,8 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
   self->srv_->leave(self.get());
   m->connections_open->Decrement();
   m->send_queue_frames->Decrement(static_cast<double>(self->queued_));
-  metrics::at(m->connections_closed, self->end_reason_.value_or(metrics::close_reason::peer_closed))
+  metrics::at(m->connections_closed,
+              self->end_reason_.value_or(protocol::close_reason::peer_closed))
       .Increment();
   if (self->authenticated_) {
     spdlog::info("WebSocket connection closed with miner {} (UID: {})", self->hotkey_, self->uid_);
@@ -353,7 +352,7 @@ net::awaitable<void> ws_session::read_loop() {
       if (ec == websocket::error::message_too_big) {
         spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
                      srv_->cfg.max_message_bytes);
-        if (!end_reason_) end_reason_ = metrics::close_reason::oversized;
+        if (!end_reason_) end_reason_ = protocol::close_reason::oversized;
       } else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
                  ec != net::error::eof && ec != beast::error::timeout) {
         spdlog::debug("Read from {} ended: {}", remote_, ec.message());
@@ -371,7 +370,7 @@ net::awaitable<void> ws_session::read_loop() {
     }
     if (!take_token()) {
       spdlog::warn("Closing {} (UID: {}): message rate limit exceeded", hotkey_, uid_);
-      request_close(close_code::policy, "Rate limit exceeded");
+      request_close(protocol::close_reason::rate_limited);
       continue;
     }
     handle_frame(text);
@@ -379,10 +378,10 @@ net::awaitable<void> ws_session::read_loop() {
 }
 
 void ws_session::authenticate(std::string_view text) {
-  srv_->m->messages_in[static_cast<std::size_t>(metrics::msg_type::auth)]->Increment();
+  metrics::at(srv_->m->messages_in, protocol::frame_kind::auth).Increment();
   auto ok =
       check_handshake(text, protocol::now_utc(), srv_->cfg.timestamp_window, srv_->cb.authorize);
-  if (!ok) return refuse(ok.error().message);
+  if (!ok) return refuse(ok.error());
   authenticated_ = true;
   hotkey_ = ok->peer.hotkey;
   key_ = ok->peer.key;
@@ -390,13 +389,12 @@ void ws_session::authenticate(std::string_view text) {
   watchdog_.cancel_one();  // re-arm: from now on the deadline is the heartbeat timeout
   if (auto old = srv_->join(shared_from_this())) {
     spdlog::info("Miner {} reconnected: replacing its previous connection", hotkey_);
-    old->close(close_code::normal, "Client already connected: replaced by a new connection");
+    old->close(protocol::close_reason::replaced, {});
   }
   spdlog::info("WebSocket connection established with miner {} (UID: {})", hotkey_, uid_);
   enqueue(srv_->make_frame_shared(
-              protocol::message_type::welcome,
-              protocol::to_json(protocol::welcome{"Connection established", "success", uid_})),
-          priority::urgent);
+      protocol::message_type::welcome,
+      protocol::to_json(protocol::welcome{"Connection established", "success", uid_})));
   if (srv_->cb.on_authenticated) srv_->cb.on_authenticated(shared_from_this());
 }
 
@@ -408,7 +406,7 @@ void ws_session::handle_frame(std::string_view text) {
                                               srv_->cfg.timestamp_window, srv_->nonces.get()};
     auto env = protocol::open_envelope(text, expect);
     if (env) {
-      metrics::at(srv_->m->messages_in, metrics::classify(env->type)).Increment();
+      metrics::at(srv_->m->messages_in, protocol::kind_of_type(env->type)).Increment();
       srv_->cb.on_message(shared_from_this(), std::move(*env));
       return;
     }
@@ -418,7 +416,7 @@ void ws_session::handle_frame(std::string_view text) {
   }
   if (++invalid_frames_ > srv_->cfg.max_invalid_frames) {
     spdlog::warn("Closing {} (UID: {}): too many invalid messages", hotkey_, uid_);
-    request_close(close_code::policy, "Too many invalid messages");
+    request_close(protocol::close_reason::invalid_frames);
   }
 }
 
@@ -432,8 +430,8 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
       if (ec) self->ws_->tcp().socket().close();
       co_return;
     }
-    frame_ptr frame = q.pop();
-    if (!frame) {
+    frame_ptr next = q.pop();
+    if (!next) {
       self->wake_.expires_at(steady::time_point::max());
       co_await self->wake_.async_wait(use_nothrow);
       continue;
@@ -441,13 +439,13 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
     --self->queued_;
     auto* m = self->srv_->m;
     m->send_queue_frames->Decrement();
-    spdlog::trace("-> {} {}", self->remote_, *frame);
-    auto [ec, n] = co_await self->ws_->write(net::buffer(*frame));
+    spdlog::trace("-> {} {}", self->remote_, next->text);
+    auto [ec, n] = co_await self->ws_->write(net::buffer(next->text));
     if (ec) {
       self->ws_->tcp().socket().close();
       co_return;
     }
-    metrics::at(m->messages_out, metrics::classify_frame(*frame)).Increment();
+    metrics::at(m->messages_out, next->kind).Increment();
     m->bytes_out->Increment(static_cast<double>(n));
   }
 }
@@ -472,14 +470,14 @@ net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
         spdlog::info("Closing {}: no authentication within {}s", self->remote_,
                      cfg.handshake_timeout.count());
         metrics::at(self->srv_->m->auth_failures, metrics::auth_failure::timeout).Increment();
-        self->request_close(close_code::policy, "Authentication timeout");
+        self->request_close(protocol::close_reason::auth_timeout);
         continue;
       }
     } else {
       deadline = self->last_activity_ + cfg.connection_timeout;
       if (now >= deadline) {
         spdlog::info("Closing miner {} (UID: {}): heartbeat timeout", self->hotkey_, self->uid_);
-        self->request_close(close_code::normal, "Heartbeat timeout");
+        self->request_close(protocol::close_reason::heartbeat_timeout);
         continue;
       }
     }
@@ -563,7 +561,7 @@ net::awaitable<void> server::impl::heartbeat_loop(std::shared_ptr<impl> self) {
     // One signed heartbeat, shared by every connection.
     const auto frame =
         self->make_frame_shared(protocol::message_type::heartbeat, boost::json::object());
-    for (auto& s : self->authenticated_sessions()) s->send(frame, priority::low);
+    for (auto& s : self->authenticated_sessions()) s->send(frame);
   }
 }
 
@@ -726,8 +724,7 @@ void server::stop(std::function<void()> done) {
     beast::error_code ignored;
     self->acceptor.close(ignored);
     self->heartbeat_timer.cancel();
-    for (auto& s : self->all_sessions())
-      s->close(close_code::going_away, "Server closing connection");
+    for (auto& s : self->all_sessions()) s->close(protocol::close_reason::shutdown, {});
     net::co_spawn(self->acceptor.get_executor(), drain(self, std::move(done)),
                   [](const std::exception_ptr& e) { log_failure("shutdown", e); });
   });
@@ -764,13 +761,13 @@ frame_ptr server::make_frame(std::string_view type, boost::json::value data) con
   return impl_->make_frame_shared(type, std::move(data));
 }
 
-std::size_t server::broadcast(const frame_ptr& frame, priority p) {
+std::size_t server::broadcast(const frame_ptr& frame) {
   auto targets = impl_->authenticated_sessions();
   const std::size_t n = targets.size();
   auto self = impl_;
   const auto queued_at = steady::now();
-  net::post(self->fan_strand, [self, targets = std::move(targets), frame, p, queued_at]() mutable {
-    self->broadcasts.push_back({std::move(targets), frame, p, queued_at});
+  net::post(self->fan_strand, [self, targets = std::move(targets), frame, queued_at]() mutable {
+    self->broadcasts.push_back({std::move(targets), frame, queued_at});
     if (self->fanning_out) return;
     self->fanning_out = true;
     net::co_spawn(self->fan_strand, impl::fan_out(self),
@@ -786,7 +783,7 @@ net::awaitable<void> server::impl::fan_out(std::shared_ptr<impl> self) {
     pending_broadcast b = std::move(self->broadcasts.front());
     self->broadcasts.pop_front();
     for (std::size_t i = 0; i < b.targets.size(); ++i) {
-      b.targets[i]->send(b.frame, b.prio);
+      b.targets[i]->send(b.frame);
       if ((i + 1) % fan_out_chunk == 0) co_await net::post(self->fan_strand, net::use_awaitable);
     }
     self->m->broadcast_seconds->Observe(
@@ -795,10 +792,10 @@ net::awaitable<void> server::impl::fan_out(std::shared_ptr<impl> self) {
   self->fanning_out = false;
 }
 
-void server::disconnect_if(const std::function<bool(const std::string&)>& pred, std::uint16_t code,
-                           const std::string& reason) {
+void server::disconnect_if(const std::function<bool(const std::string&)>& pred,
+                           protocol::close_reason why, const std::string& text) {
   for (const auto& s : impl_->authenticated_sessions()) {
-    if (pred(s->hotkey())) s->close(code, reason);
+    if (pred(s->hotkey())) s->close(why, text);
   }
 }
 

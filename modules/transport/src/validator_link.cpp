@@ -178,13 +178,9 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   // The validator answers the handshake with a signed welcome, or {"status":"error"} + close.
   bool handle_first_frame(const std::shared_ptr<connection>& c, std::string_view text) {
     auto doc = protocol::parse_json(text);
-    if (doc && doc->is_object() && doc->get_object().contains("status") &&
-        !doc->get_object().contains("signature")) {
-      const auto* msg = doc->get_object().if_contains("message");
-      const std::string refusal =
-          msg && msg->is_string() ? std::string(msg->get_string()) : "refused";
-      spdlog::warn("Validator {} refused the connection: {}", label(), refusal);
-      notify(cb.on_refused, refusal);
+    if (auto refusal = doc ? protocol::parse_refusal(*doc) : std::nullopt) {
+      spdlog::warn("Validator {} refused the connection: {}", label(), *refusal);
+      notify(cb.on_refused, *refusal);
       return false;
     }
     auto e = open(text);

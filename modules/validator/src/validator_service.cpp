@@ -37,13 +37,10 @@ using domain::metagraph;
 using domain::stamp_of;
 using transport::http_response;
 using transport::peer_connection;
-using transport::priority;
 
 namespace {
 
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
-constexpr std::string_view not_registered = "Not authorized: hotkey not registered";
-constexpr std::string_view blacklisted = "Not authorized: blacklisted";
 
 http_response json_reply(unsigned status, std::string_view message) {
   return {status,
@@ -86,10 +83,10 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   void count_verdict(const storage::verdict& v, metrics::channel c) const {
     if (v.duplicate) {
       metrics::at(m->predictions_duplicate, c).Increment();
-    } else if (v.accepted) {
+    } else if (v.accepted()) {
       metrics::at(m->predictions_accepted, c).Increment();
     } else {
-      metrics::at(m->predictions_rejected, metrics::reason_of_rejection(v.message)).Increment();
+      metrics::at(m->predictions_rejected, *v.rejected).Increment();
     }
   }
 
@@ -97,8 +94,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   transport::auth_decision authorize(const std::string& hotkey) const {
     std::lock_guard lock(mutex);
     const auto uid = graph->uid_of(hotkey);
-    if (!uid) return {false, std::string(not_registered), 0};
-    if (black && black->contains(hotkey)) return {false, std::string(blacklisted), 0};
+    if (!uid) return {false, protocol::auth_error(protocol::errc::not_registered), 0};
+    if (black && black->contains(hotkey))
+      return {false, protocol::auth_error(protocol::errc::blacklisted), 0};
     return {true, {}, *uid};
   }
 
@@ -112,7 +110,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     spdlog::info("Metagraph reloaded: {} neurons (block {})", (*g)->neurons().size(),
                  (*g)->block());
     server->disconnect_if([g = *g](const std::string& hk) { return !g->uid_of(hk); },
-                          transport::close_code::policy, std::string(not_registered));
+                          protocol::close_reason::deregistered,
+                          protocol::auth_error(protocol::errc::not_registered).message);
   }
 
   void reload_blacklist() {
@@ -124,7 +123,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     }
     spdlog::info("Blacklist reloaded: {} hotkeys", (*b)->size());
     server->disconnect_if([b = *b](const std::string& hk) { return b->contains(hk); },
-                          transport::close_code::policy, std::string(blacklisted));
+                          protocol::close_reason::deregistered,
+                          protocol::auth_error(protocol::errc::blacklisted).message);
   }
 
   void reload_games() {
@@ -156,7 +156,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       std::lock_guard lock(mutex);
       games = book;
     }
-    const std::size_t n = server->broadcast(frame, priority::normal);
+    const std::size_t n = server->broadcast(frame);
     m->broadcasts->Increment();
     m->broadcast_recipients->Increment(static_cast<double>(n));
     spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,
@@ -184,7 +184,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
 
   transport::frame_ptr confirmation_frame(const std::string& prediction_id,
                                           const storage::verdict& v) const {
-    protocol::confirmation c{prediction_id, v.accepted ? "success" : "error", v.message,
+    protocol::confirmation c{prediction_id, v.accepted() ? "success" : "error", v.message,
                              protocol::format_timestamp(protocol::now_utc()), std::nullopt};
     return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
   }
@@ -195,22 +195,21 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       spdlog::info("Invalid prediction from miner {} (UID: {}): {}", peer->hotkey(), peer->uid(),
                    p.error().message);
       peer->send(server->make_frame(protocol::message_type::error,
-                                    protocol::to_json(protocol::error_data{p.error().message})),
-                 priority::urgent);
+                                    protocol::to_json(protocol::error_data{p.error().message})));
       return;
     }
     std::string id = p->prediction_id;
     const auto t0 = std::chrono::steady_clock::now();
     submit(peer->hotkey(), std::move(*p),
            [self = shared_from_this(), peer, id, t0](const storage::verdict& v) {
-             metrics::at(self->m->handler_seconds, metrics::msg_type::prediction)
+             metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
                  .Observe(seconds_since(t0));
              self->count_verdict(v, metrics::channel::websocket);
              // Sign on an I/O thread, not on the storage thread.
              net::post(self->ioc, [self, peer, id, v] {
-               peer->send(self->confirmation_frame(id, v), priority::urgent);
+               peer->send(self->confirmation_frame(id, v));
                spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
-                            v.accepted ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+                            v.accepted() ? "success" : v.message, v.duplicate ? ", duplicate" : "");
              });
            });
   }
@@ -248,7 +247,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       return reply(
           json_reply(400, "Invalid message format: field 'sender' is not an SS58 address"));
     const auto decision = authorize(e->sender);
-    if (!decision.accepted) return reply(json_reply(403, decision.refusal));
+    if (!decision.accepted) return reply(json_reply(403, decision.refusal.message));
     const protocol::frame_expectations expect{e->sender, &address->key, protocol::now_utc(),
                                               opts.server.timestamp_window, nonces.get()};
     if (auto ok = protocol::verify_envelope(*e, expect); !ok) {
@@ -262,9 +261,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
            [self = shared_from_this(), id, reply = std::move(reply)](const storage::verdict& v) {
              self->count_verdict(v, metrics::channel::http);
              net::post(self->ioc, [self, id, v, reply] {
-               reply(http_response{200, *self->confirmation_frame(id, v)});
+               reply(http_response{200, self->confirmation_frame(id, v)->text});
                spdlog::info("Sent confirmation for prediction {} via HTTP ({})", id,
-                            v.accepted ? "success" : v.message);
+                            v.accepted() ? "success" : v.message);
              });
            });
   }
@@ -359,8 +358,7 @@ class heartbeat_handler final : public message_handler {
   explicit heartbeat_handler(validator_service::impl& svc) : svc_(svc) {}
   void handle(const std::shared_ptr<peer_connection>& peer, protocol::envelope&&) override {
     peer->send(
-        svc_.server->make_frame(protocol::message_type::heartbeat_ack, boost::json::object()),
-        priority::low);
+        svc_.server->make_frame(protocol::message_type::heartbeat_ack, boost::json::object()));
   }
 
  private:
@@ -422,15 +420,16 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
     spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
     peer->send(s.server->make_frame(protocol::message_type::error,
-                                    protocol::to_json(protocol::error_data{message})),
-               priority::urgent);
+                                    protocol::to_json(protocol::error_data{message})));
   });
 
   transport::server::callbacks cb;
   std::weak_ptr<impl> weak = impl_;
   cb.authorize = [weak](const protocol::authenticated_peer& p) {
     auto self = weak.lock();
-    return self ? self->authorize(p.hotkey) : transport::auth_decision{false, "Server closing", 0};
+    return self ? self->authorize(p.hotkey)
+                : transport::auth_decision{
+                      false, protocol::error{protocol::errc::invalid_format, "Server closing"}, 0};
   };
   cb.on_authenticated = [weak](const std::shared_ptr<peer_connection>& peer) {
     // A newly connected miner gets the current games, signed for it: re-sending the broadcast
@@ -438,16 +437,16 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     auto self = weak.lock();
     if (!self) return;
     const auto book = self->current_games();
-    if (book && !book->games().empty()) peer->send(self->games_frame(*book), priority::normal);
+    if (book && !book->games().empty()) peer->send(self->games_frame(*book));
   };
   cb.on_message = [weak](const std::shared_ptr<peer_connection>& peer, protocol::envelope e) {
     auto self = weak.lock();
     if (!self) return;
-    const auto type = metrics::classify(e.type);
+    const auto type = protocol::kind_of_type(e.type);
     const auto t0 = std::chrono::steady_clock::now();
     self->registry.dispatch(peer, std::move(e));
     // A prediction's time is observed when its verdict is durable (handle_prediction).
-    if (type != metrics::msg_type::prediction)
+    if (type != protocol::frame_kind::prediction)
       metrics::at(self->m->handler_seconds, type).Observe(impl::seconds_since(t0));
   };
   cb.on_http = [weak](const transport::http_request& req,

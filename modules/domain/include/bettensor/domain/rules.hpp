@@ -11,24 +11,10 @@
 
 #include "bettensor/protocol/error.hpp"
 #include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 
 namespace bettensor::domain {
-
-namespace rejection {
-inline constexpr std::string_view non_positive_wager = "Prediction with non-positive wager";
-inline constexpr std::string_view game_not_found = "Game not found";
-inline constexpr std::string_view game_started = "Game has already started";
-inline constexpr std::string_view teams_mismatch = "Submitted team names do not match game data";
-inline constexpr std::string_view odds_mismatch =
-    "Submitted team odds do not match current game odds";
-inline constexpr std::string_view tie_odds_mismatch =
-    "Submitted tie odds do not match current game odds";
-inline constexpr std::string_view invalid_outcome = "Invalid predicted_outcome";
-inline constexpr std::string_view predicted_odds_mismatch =
-    "Predicted odds do not match current game odds";
-inline constexpr std::string_view confidence_range = "Confidence score must be between 0 and 1";
-}  // namespace rejection
 
 /// An immutable set of games, indexed by id, with the canonical text that identifies it.
 class game_book {
@@ -58,8 +44,9 @@ class game_book {
 };
 
 /// SPEC section 6 after the duplicate check and before the daily limit, in that order. Returns
-/// the rejection text, or nullopt when the prediction passes.
-std::optional<std::string> check_prediction(const protocol::team_game_prediction& p,
-                                            const game_book& games, protocol::timestamp now);
+/// the first rule the prediction breaks, or nullopt when it passes.
+std::optional<protocol::rejection> check_prediction(const protocol::team_game_prediction& p,
+                                                    const game_book& games,
+                                                    protocol::timestamp now);
 
 }  // namespace bettensor::domain

@@ -16,6 +16,10 @@
 #include <string>
 #include <string_view>
 
+#include "bettensor/protocol/error.hpp"
+#include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/outcome.hpp"
+
 namespace prometheus {
 class Exposer;
 }
@@ -43,46 +47,6 @@ class registry {
   std::unique_ptr<prometheus::Exposer> exposer_;
 };
 
-/// Message types as label values; anything else is "other".
-enum class msg_type : std::uint8_t {
-  prediction,
-  confirmation,
-  game_update,
-  heartbeat,
-  heartbeat_ack,
-  heartbeat_response,
-  welcome,
-  error,
-  auth,     // the handshake frame
-  refusal,  // {"status":"error"} answer to a refused handshake
-  other,
-  count_
-};
-msg_type classify(std::string_view type);
-/// The type of a serialised envelope, read from its last key (canonical order puts "type"
-/// last); a refusal or anything unrecognised otherwise.
-msg_type classify_frame(std::string_view frame);
-
-/// Why a validator connection ended.
-enum class close_reason : std::uint8_t {
-  peer_closed,
-  auth_failed,
-  auth_timeout,
-  heartbeat_timeout,
-  replaced,
-  slow_consumer,
-  rate_limited,
-  invalid_frames,
-  oversized,
-  full,
-  shutdown,
-  deregistered,
-  error,
-  count_
-};
-/// The reason label for a close text the server sends ("Slow consumer", "Not authorized: ...").
-close_reason reason_of_close(std::string_view text);
-
 enum class auth_failure : std::uint8_t {
   invalid_format,
   stale_timestamp,
@@ -93,25 +57,8 @@ enum class auth_failure : std::uint8_t {
   tls,  // the TLS handshake failed (wss:// with --websocket.tls_cert)
   count_
 };
-auth_failure reason_of_refusal(std::string_view text);
-
-/// The rejection reason label of a verdict text (SPEC section 6 texts).
-enum class rejection : std::uint8_t {
-  non_positive_wager,
-  game_not_found,
-  game_started,
-  teams_mismatch,
-  odds_mismatch,
-  tie_odds_mismatch,
-  invalid_outcome,
-  predicted_odds_mismatch,
-  confidence_range,
-  daily_limit,
-  invalid_format,
-  other,
-  count_
-};
-rejection reason_of_rejection(std::string_view text);
+/// The label of a refused handshake's reason.
+auth_failure auth_failure_of(protocol::errc refusal);
 
 enum class channel : std::uint8_t { websocket, http, count_ };
 
@@ -132,16 +79,16 @@ struct validator_metrics {
 
   prometheus::Gauge* connections_open;
   prometheus::Counter* connections_opened;
-  by<close_reason, prometheus::Counter> connections_closed{};
+  by<protocol::close_reason, prometheus::Counter> connections_closed{};
   by<auth_failure, prometheus::Counter> auth_failures{};
-  by<msg_type, prometheus::Counter> messages_in{};
-  by<msg_type, prometheus::Counter> messages_out{};
+  by<protocol::frame_kind, prometheus::Counter> messages_in{};
+  by<protocol::frame_kind, prometheus::Counter> messages_out{};
   prometheus::Counter* bytes_in;
   prometheus::Counter* bytes_out;
-  by<msg_type, prometheus::Histogram> handler_seconds{};
+  by<protocol::frame_kind, prometheus::Histogram> handler_seconds{};
   by<channel, prometheus::Counter> predictions_accepted{};
   by<channel, prometheus::Counter> predictions_duplicate{};
-  by<rejection, prometheus::Counter> predictions_rejected{};
+  by<protocol::rejection, prometheus::Counter> predictions_rejected{};
   prometheus::Histogram* broadcast_seconds;
   prometheus::Counter* broadcasts;
   prometheus::Counter* broadcast_recipients;

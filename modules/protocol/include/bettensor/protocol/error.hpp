@@ -18,6 +18,9 @@ enum class errc {
   invalid_signature,   // "invalid signature"
   replayed_nonce,      // "nonce already used"
   sender_mismatch,     // "sender does not match the authenticated hotkey"
+  duplicate_id,        // "Duplicate prediction_id" (the miner's outbox holds that id already)
+  not_registered,      // "hotkey not registered" (the validator's metagraph lacks it)
+  blacklisted,         // "blacklisted"
 };
 
 const boost::system::error_category& protocol_category() noexcept;
@@ -36,7 +39,8 @@ using result = boost::system::result<T, error>;
 
 /// "Invalid message format: <detail>".
 error invalid_format(std::string_view detail);
-/// Handshake refusal: "Not authorized: stale timestamp", "Not authorized: invalid signature".
+/// Handshake refusal: "Not authorized: stale timestamp", "Not authorized: invalid signature",
+/// "Not authorized: hotkey not registered", "Not authorized: blacklisted".
 error auth_error(errc code);
 /// Refusal of a later frame: "Invalid message format: nonce already used", ...
 error frame_error(errc code);

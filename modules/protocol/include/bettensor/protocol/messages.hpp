@@ -25,6 +25,30 @@ inline constexpr std::string_view welcome = "welcome";
 inline constexpr std::string_view error = "error";
 }  // namespace message_type
 
+/// What a frame is: an envelope type, or the handshake frame and its refusal. Metric labels and
+/// send priorities are taken from it, never read back from a frame's serialised text.
+enum class frame_kind : std::uint8_t {
+  prediction,
+  confirmation,
+  game_update,
+  heartbeat,
+  heartbeat_ack,
+  heartbeat_response,
+  welcome,
+  error,
+  auth,     // the miner's first frame
+  refusal,  // {"status": "error", "message": ...}, the answer to a refused handshake
+  other,
+  count_
+};
+inline constexpr std::size_t frame_kind_count = static_cast<std::size_t>(frame_kind::count_);
+
+/// "prediction", ..., "auth", "refusal", "other": the type label of metrics.
+std::string_view label(frame_kind k);
+/// The kind an envelope's `type` names; other for any other text (a peer cannot claim "auth" or
+/// "refusal", which are not envelope types).
+frame_kind kind_of_type(std::string_view type);
+
 /// The miner's first frame: {"hotkey", "timestamp", "nonce", "signature"}, signed over the
 /// canonical text of every key but "signature".
 struct auth_message {
@@ -116,6 +140,9 @@ result<team_game> parse_team_game(const boost::json::value& v);
 result<game_update> parse_game_update(const boost::json::value& v);
 result<confirmation> parse_confirmation(const boost::json::value& v);
 result<welcome> parse_welcome(const boost::json::value& v);
+/// The validator's answer to a refused handshake, {"status": "error", "message": M}, which is
+/// not an envelope (no signature): M ("refused" when it has none), or nullopt for any other frame.
+std::optional<std::string> parse_refusal(const boost::json::value& v);
 result<error_data> parse_error_data(const boost::json::value& v);
 /// Heartbeat data is an object (Python sends {}); extra keys are ignored.
 result<void> parse_heartbeat(const boost::json::value& v);

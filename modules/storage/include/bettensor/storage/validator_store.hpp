@@ -17,25 +17,26 @@
 #include <vector>
 
 #include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 #include "bettensor/storage/storage_error.hpp"
 
 namespace bettensor::storage {
 
-inline constexpr std::string_view daily_limit_message = "Prediction would exceed daily wager limit";
-inline constexpr std::string_view storage_failure_message =
-    "Internal error: prediction could not be stored, please retry";
-
 struct verdict {
-  bool accepted = false;
-  std::string message;     // "" when accepted, else the rejection text
+  std::optional<protocol::rejection> rejected;  // nullopt: accepted
+  std::string message;                          // "" when accepted, else the text the miner is sent
   bool duplicate = false;  // the prediction_id was seen before: this is the original verdict
+
+  [[nodiscard]] bool accepted() const { return !rejected; }
+  /// A fresh refusal, with the rejection's text.
+  static verdict refused(protocol::rejection r) { return {r, std::string(protocol::text(r))}; }
 };
 
 /// The stateless rules, run on the storage thread after the duplicate check and before the daily
-/// limit. Returns the rejection text, or nullopt to accept.
+/// limit. Returns the rule broken, or nullopt to accept.
 using prediction_rules =
-    std::function<std::optional<std::string>(const protocol::team_game_prediction&)>;
+    std::function<std::optional<protocol::rejection>(const protocol::team_game_prediction&)>;
 
 class validator_store {
  public:

@@ -14,6 +14,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/metrics/metrics.hpp"
 #include "bettensor/protocol/messages.hpp"
+#include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
 
@@ -25,16 +26,17 @@ namespace bettensor::transport {
 
 /// Send priority: confirmations before game updates before heartbeats.
 enum class priority { urgent = 0, normal = 1, low = 2 };
+/// The lane of a frame kind: answers (confirmation, error, welcome, refusal) are urgent, game
+/// updates normal, heartbeats low.
+priority priority_of(protocol::frame_kind k);
 
-/// Close codes used by the server.
-namespace close_code {
-inline constexpr std::uint16_t normal = 1000;
-inline constexpr std::uint16_t going_away = 1001;
-inline constexpr std::uint16_t policy = 1008;
-inline constexpr std::uint16_t try_again_later = 1013;
-}  // namespace close_code
-
-using frame_ptr = std::shared_ptr<const std::string>;
+/// A serialised frame with what it is, built once and shared by every connection it goes to.
+struct frame {
+  std::string text;
+  protocol::frame_kind kind = protocol::frame_kind::other;
+  [[nodiscard]] priority lane() const { return priority_of(kind); }
+};
+using frame_ptr = std::shared_ptr<const frame>;
 
 /// One authenticated miner connection. Thread-safe: calls are posted to the connection's strand.
 class peer_connection {
@@ -43,16 +45,18 @@ class peer_connection {
   [[nodiscard]] virtual const std::string& hotkey() const = 0;
   [[nodiscard]] virtual std::int64_t uid() const = 0;
   [[nodiscard]] virtual const std::string& remote_address() const = 0;
-  /// Queues an already serialised frame. A full queue closes the connection ("Slow consumer").
-  virtual void send(frame_ptr frame, priority p) = 0;
-  /// Sends a close frame after the urgent frames already queued.
-  virtual void close(std::uint16_t code, std::string reason) = 0;
+  /// Queues an already serialised frame in its kind's lane. A full queue closes the connection
+  /// ("Slow consumer").
+  virtual void send(frame_ptr frame) = 0;
+  /// Sends a close frame with `why`'s code and text (or `text`, when not empty) after the
+  /// urgent frames already queued.
+  virtual void close(protocol::close_reason why, std::string text) = 0;
 };
 
 /// The application's answer to an authenticated handshake.
 struct auth_decision {
   bool accepted = false;
-  std::string refusal;  // "Not authorized: hotkey not registered", ...
+  protocol::error refusal;  // when not accepted: auth_error(errc::not_registered), ...
   std::int64_t uid = 0;
 };
 
@@ -161,10 +165,10 @@ class server {
   /// Signs an envelope from this validator and serialises it once.
   [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
   /// Queues one shared frame to every authenticated connection; returns how many.
-  std::size_t broadcast(const frame_ptr& frame, priority p);
-  /// Closes the connections whose hotkey matches `pred`.
-  void disconnect_if(const std::function<bool(const std::string& hotkey)>& pred, std::uint16_t code,
-                     const std::string& reason);
+  std::size_t broadcast(const frame_ptr& frame);
+  /// Closes the connections whose hotkey matches `pred`, with `why` (and `text`, if not empty).
+  void disconnect_if(const std::function<bool(const std::string& hotkey)>& pred,
+                     protocol::close_reason why, const std::string& text);
 
   struct impl;  // implementation detail (server.cpp)
 
