@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for N seconds (default 60) from the seed
-# corpus in fuzz/corpus/<target>. New inputs go to a temporary directory; a crash leaves its
-# input in fuzz/artifacts/ and fails the script.
+# corpus in fuzz/corpus/<target>, as many at once as there are cores (a fuzzer uses one). New
+# inputs go to a temporary directory; a crash leaves its input in fuzz/artifacts/ and fails the
+# script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -12,11 +13,33 @@ CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
 cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz
 
 mkdir -p fuzz/artifacts
-for target in envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz; do
-  corpus=fuzz/corpus/${target%_fuzz}
-  scratch=$(mktemp -d)
-  echo "== $target for ${seconds}s (seeds: $corpus)"
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# One target for $seconds into its own log; the exit code is the fuzzer's.
+fuzz_one() {
+  local target=$1 corpus=fuzz/corpus/${1%_fuzz} scratch
+  scratch=$(mktemp -d "$logs/$target.XXXX")
   build/fuzz/fuzz/$target -max_total_time="$seconds" -print_final_stats=1 \
-    -artifact_prefix=fuzz/artifacts/ "$scratch" "$corpus" 2>&1 | tail -n 12
-  rm -rf "$scratch"
+    -artifact_prefix=fuzz/artifacts/ "$scratch" "$corpus" >"$logs/$target.log" 2>&1
+}
+
+targets=(envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz)
+at_once=$(nproc)
+failed=0
+for ((i = 0; i < ${#targets[@]}; i += at_once)); do
+  batch=("${targets[@]:i:at_once}")
+  pids=()
+  for target in "${batch[@]}"; do
+    fuzz_one "$target" &
+    pids+=($!)
+  done
+  for j in "${!batch[@]}"; do
+    rc=0
+    wait "${pids[$j]}" || rc=$?
+    echo "== ${batch[$j]} for ${seconds}s (seeds: fuzz/corpus/${batch[$j]%_fuzz}), exit $rc"
+    tail -n 12 "$logs/${batch[$j]}.log"
+    ((rc == 0)) || failed=1
+  done
 done
+exit "$failed"

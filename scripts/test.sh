@@ -31,10 +31,15 @@ cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Release -DBETTENSOR_WERROR=
 cmake --build build/test -j "$jobs"
 
 # clang-tidy reads only the compile commands: it runs from here to the end at the lowest CPU
-# priority, on the cycles the tests and fuzzers leave idle, and its verdict is read last.
+# priority, on the cycles the tests and fuzzers leave idle, and its verdict is read last. It
+# stays in this session (a new one would be a scheduler autogroup of its own, with an equal
+# share of the CPU whatever its nice value) but gets a process group of its own (set -m), so
+# that it can be ended with this script whatever way the script ends.
 mkdir -p build/logs
-setsid nice -n 19 bash scripts/check-tidy.sh build/test >build/logs/clang-tidy.log 2>&1 &
-tidy_pid=$!  # its own process group, ended with this script whatever way it ends
+set -m
+nice -n 19 bash scripts/check-tidy.sh build/test >build/logs/clang-tidy.log 2>&1 &
+tidy_pid=$!
+set +m
 trap 'kill -- "-$tidy_pid" 2>/dev/null || true' EXIT
 
 step "test"
@@ -48,11 +53,13 @@ ctest --test-dir build/test --output-on-failure -R '^(ValidatorTest|LinkTest|Min
 # compile time of full debug information.
 step "build under ASan + UBSan (Debug)"
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
-  -DBETTENSOR_SANITIZE=ON -DBETTENSOR_WERROR=ON -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
+  -DBETTENSOR_SANITIZE=ON -DBETTENSOR_WERROR=ON -DBETTENSOR_BUILD_BENCH=OFF \
+  -DBETTENSOR_BUILD_LOADGEN=OFF >/dev/null
 cmake --build build/asan -j "$jobs"
 
 # The end-to-end runs (bench, nginx, faults) drive the same binaries for minutes and add
-# little under the sanitizers; everything else runs.
+# little under the sanitizers (so the load generator they drive is not built above); everything
+# else runs.
 step "test under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE end-to-end
