@@ -38,8 +38,12 @@ for ((i = 0; i < ${#targets[@]}; i += at_once)); do
     rc=0
     wait "${pids[$j]}" || rc=$?
     echo "== ${batch[$j]} for ${seconds}s (seeds: fuzz/corpus/${batch[$j]%_fuzz}), exit $rc"
-    tail -n 12 "$logs/${batch[$j]}.log"
-    ((rc == 0)) || failed=1
+    if ((rc == 0)); then
+      grep -E '^(Done|stat::)' "$logs/${batch[$j]}.log" || true
+    else
+      tail -n 60 "$logs/${batch[$j]}.log"  # the crash report and the input's path
+      failed=1
+    fi
   done
 done
 exit "$failed"
