@@ -142,5 +142,6 @@ const code = await h.exited(validator);
 if (code !== 0) fail(`the validator exited ${code}`);
 rmSync(work, { recursive: true, force: true });
 console.log(`nginx: every bench mode and a real miner (${status.predictions} predictions confirmed) ` +
-  'through the proxy; X-Forwarded-For believed only from --trusted_proxy');
+  `through the proxy, ${reopened} keep-alive connections ended by nginx and reopened; ` +
+  'X-Forwarded-For believed only from --trusted_proxy');
 process.exit(0);
