@@ -54,9 +54,9 @@ TEST(Outcome, CloseReasonsHaveTheSpecTextsCodesAndLabels) {
   EXPECT_EQ(text(close_reason::rate_limited), "Rate limit exceeded");
   EXPECT_EQ(text(close_reason::invalid_frames), "Too many invalid messages");
   EXPECT_EQ(text(close_reason::auth_timeout), "Authentication timeout");
-  for (const auto r : {close_reason::auth_failed, close_reason::auth_timeout,
-                       close_reason::slow_consumer, close_reason::rate_limited,
-                       close_reason::invalid_frames, close_reason::deregistered})
+  for (const auto r :
+       {close_reason::auth_failed, close_reason::auth_timeout, close_reason::slow_consumer,
+        close_reason::rate_limited, close_reason::invalid_frames, close_reason::deregistered})
     EXPECT_EQ(close_code(r), 1008) << label(r);
   EXPECT_EQ(close_code(close_reason::oversized), 1009);
   std::set<std::string> labels;
