@@ -141,14 +141,19 @@ struct validator_store::impl {
       const auto reason = protocol::rejection_of_text(text);
       return verdict{reason, std::move(text), true};
     }
-    std::optional<protocol::rejection> rejection = r.rules ? r.rules(p) : std::nullopt;
+    // Accepted unless a rule or the daily limit says otherwise; the row is written from it.
+    verdict v;
+    if (r.rules) {
+      if (const auto broken = r.rules(p)) v = verdict::refused(*broken);
+    }
     const std::string day = utc_day(r.received);
-    if (!rejection) {
+    if (v.accepted()) {
       find_total->reset();
       find_total->bind(1, r.hotkey);
       find_total->bind(2, day);
       const double total = find_total->executeStep() ? find_total->getColumn(0).getDouble() : 0.0;
-      if (total + p.wager > opts.daily_wager_limit) rejection = protocol::rejection::daily_limit;
+      if (total + p.wager > opts.daily_wager_limit)
+        v = verdict::refused(protocol::rejection::daily_limit);
     }
     insert_prediction->reset();
     insert_prediction->bind(1, p.prediction_id);
@@ -156,20 +161,20 @@ struct validator_store::impl {
     insert_prediction->bind(3, p.miner_uid);
     insert_prediction->bind(4, p.game_id);
     insert_prediction->bind(5, p.wager);
-    insert_prediction->bind(6, rejection ? 0 : 1);
-    insert_prediction->bind(7, rejection ? std::string(protocol::text(*rejection)) : std::string());
+    insert_prediction->bind(6, v.accepted() ? 1 : 0);
+    insert_prediction->bind(7, v.message);
     insert_prediction->bind(8, day);
     insert_prediction->bind(9, protocol::format_timestamp(r.received));
     insert_prediction->bind(10, protocol::to_canonical(protocol::to_json(p)));
     insert_prediction->exec();
-    if (!rejection) {
+    if (v.accepted()) {
       add_wager->reset();
       add_wager->bind(1, r.hotkey);
       add_wager->bind(2, day);
       add_wager->bind(3, p.wager);
       add_wager->exec();
     }
-    return rejection ? verdict::refused(*rejection) : verdict{};
+    return v;
   }
 
   options opts;
