@@ -7,6 +7,12 @@
 namespace bettensor::test {
 namespace {
 
+// A prediction frame as the miner queues it on a link.
+transport::frame_ptr link_frame(std::string text) {
+  return std::make_shared<const transport::frame>(
+      transport::frame{std::move(text), protocol::frame_kind::prediction});
+}
+
 // Collects what a link reports, for the test thread to wait on with a bound.
 class link_events {
  public:
@@ -76,7 +82,8 @@ TEST_F(LinkTest, AuthenticatesReceivesGamesAndGetsConfirmations) {
   link.start();
   EXPECT_EQ(events.wait_for("connected"), "connected:1");
   events.wait_for(std::string(protocol::message_type::game_update));
-  EXPECT_TRUE(link.send(prediction_frame(miners_[0], prediction(miners_[0], "link-1"))));
+  EXPECT_TRUE(
+      link.send(link_frame(prediction_frame(miners_[0], prediction(miners_[0], "link-1")))));
   EXPECT_EQ(events.wait_for("confirmation"), "confirmation:link-1:success");
   link.stop();
 }
@@ -103,7 +110,8 @@ TEST_F(LinkTest, ReconnectsAfterTheValidatorRestartsWithJitteredDelays) {
   ASSERT_FALSE(delays.empty());
   for (const auto& d : delays) EXPECT_LE(d, 200ms);
   EXPECT_EQ(link.consecutive_failures(), 0u);
-  EXPECT_TRUE(link.send(prediction_frame(miners_[0], prediction(miners_[0], "after-restart"))));
+  EXPECT_TRUE(
+      link.send(link_frame(prediction_frame(miners_[0], prediction(miners_[0], "after-restart")))));
   EXPECT_EQ(events.wait_for("confirmation"), "confirmation:after-restart:success");
   link.stop();
 }
@@ -153,7 +161,7 @@ TEST_F(LinkTest, WssWithTheValidatorsCaConnectsAndCompressionIsOptional) {
   transport::validator_link link(ioc_.get_executor(), cfg, miners_[0], events.callbacks());
   link.start();
   EXPECT_EQ(events.wait_for("connected"), "connected:1");
-  EXPECT_TRUE(link.send(prediction_frame(miners_[0], prediction(miners_[0], "wss-1"))));
+  EXPECT_TRUE(link.send(link_frame(prediction_frame(miners_[0], prediction(miners_[0], "wss-1")))));
   EXPECT_EQ(events.wait_for("confirmation"), "confirmation:wss-1:success");
   link.stop();
 }

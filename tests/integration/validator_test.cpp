@@ -25,6 +25,28 @@ TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
   EXPECT_EQ(h.at("active_connections").to_number<std::size_t>(), 1u);
 }
 
+TEST_F(ValidatorTest, SessionsSnapshotListsEachConnection) {
+  start();
+  const auto& m = miners_[0];
+  const auto before = std::chrono::system_clock::now();
+  auto c = connect(m);
+  c->send(frame(m, protocol::message_type::heartbeat, boost::json::object()));
+  next(*c, protocol::message_type::heartbeat_ack);  // the heartbeat was read and answered
+  const auto after = std::chrono::system_clock::now();
+  const auto sessions = service_->sessions();
+  ASSERT_EQ(sessions.size(), 1U);
+  const auto& s = sessions[0];
+  EXPECT_TRUE(s.authenticated);
+  EXPECT_EQ(s.hotkey, m.ss58);
+  EXPECT_EQ(s.uid, static_cast<std::int64_t>(uid_of(m)));
+  EXPECT_TRUE(s.remote_address.starts_with("127.0.0.1:")) << s.remote_address;
+  EXPECT_GE(s.connected_since, before);
+  EXPECT_LE(s.connected_since, after);
+  EXPECT_GE(s.last_activity, s.connected_since);
+  EXPECT_LE(s.last_activity, after + 1s);  // steady and system clocks may differ by a tick
+  EXPECT_LE(s.queue_depth, 1U);            // the ack may not have left the queue's books yet
+}
+
 TEST_F(ValidatorTest, AuthFailuresAnswerAndCloseWith1008) {
   std::ofstream(dir_ / "blacklist.txt") << "# banned\n" << miners_[1].ss58 << "\n";
   opts_.blacklist_file = dir_ / "blacklist.txt";

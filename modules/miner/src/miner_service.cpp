@@ -24,7 +24,7 @@
 #include "bettensor/protocol/signing.hpp"
 #include "bettensor/storage/miner_store.hpp"
 #include "bettensor/transport/http_client.hpp"
-#include "bettensor/transport/server.hpp"
+#include "bettensor/transport/http_listener.hpp"
 #include "prediction_request.hpp"
 
 namespace bettensor::miner {
@@ -149,19 +149,20 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
       metagraph_stamp = domain::stamp_of(*opts.metagraph_file);
     }
     if (opts.api_port) {
-      transport::server_config cfg;
-      cfg.websocket_enabled = false;
+      transport::listener_config cfg;
       cfg.address = opts.api_address;
       cfg.port = *opts.api_port;
-      cfg.max_connections = 64;
-      api = std::make_unique<transport::server>(
-          ioc, cfg, identity, std::make_shared<protocol::replay_guard>(),
-          transport::server::callbacks{
-              {}, {}, {}, [ref = api_owner](const transport::http_request& req, auto reply) {
-                // A request may outlive the service (the server stops after it): answer 503.
-                if (auto self = ref->lock()) return self->on_api(req, std::move(reply));
-                reply(reply_json(503, error_body("The miner is shutting down")));
-              }});
+      cfg.server_name = "bettensor-miner";
+      // A request may outlive the service (the listener stops after it): answer 503.
+      const auto route = [ref = api_owner](transport::http_request req,
+                                           transport::http_reply reply) {
+        if (auto self = ref->lock()) return self->on_api(req, std::move(reply));
+        reply(reply_json(503, error_body("The miner is shutting down")));
+      };
+      transport::route_table routes;
+      routes.add("POST", "/predictions", route).add("GET", "/metrics", route);
+      routes.add("GET", "/status", route);
+      api = std::make_unique<transport::http_listener>(ioc, cfg, std::move(routes));
     }
   }
 
@@ -305,8 +306,10 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   }
 
   void send_ws(const std::shared_ptr<peer>& p, const protocol::team_game_prediction& pred) {
-    std::string frame = protocol::serialize(
-        protocol::sign_envelope(identity, protocol::message_type::prediction, to_json(pred)));
+    auto frame = std::make_shared<const transport::frame>(
+        transport::frame{protocol::serialize(protocol::sign_envelope(
+                             identity, protocol::message_type::prediction, to_json(pred))),
+                         protocol::frame_kind::prediction});
     if (!p->link->send(std::move(frame))) return;  // delivered after the next connect
     p->sent_at[pred.prediction_id] = steady::now();
     spdlog::info("Pushed prediction {} via WebSocket to validator {}", pred.prediction_id,
@@ -763,7 +766,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   storage::miner_store store;  // strand only
   // Set by start(): the API's callback reaches the service only while it exists.
   std::shared_ptr<std::weak_ptr<impl>> api_owner = std::make_shared<std::weak_ptr<impl>>();
-  std::unique_ptr<transport::server> api;
+  std::unique_ptr<transport::http_listener> api;
   std::shared_ptr<const domain::metagraph> metagraph_now;
   std::optional<domain::file_stamp> metagraph_stamp;
   std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
@@ -812,8 +815,8 @@ void miner_service::stop(std::function<void()> done) {
     self->tick_timer.cancel();
     for (auto& [hotkey, p] : self->peers)
       if (p->link) p->link->stop();
-    if (!self->api) return done();
-    self->api->stop(std::move(done));
+    if (self->api) self->api->stop();
+    done();
   });
 }
 

@@ -1,4 +1,4 @@
-#include "bettensor/transport/server.hpp"
+#include "bettensor/transport/frame.hpp"
 
 namespace bettensor::transport {
 

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "bettensor/transport/server.hpp"
+#include "bettensor/transport/frame.hpp"
 
 namespace bettensor::transport {
 

@@ -13,7 +13,6 @@
 #include <boost/beast/websocket.hpp>
 
 #include <atomic>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -23,6 +22,8 @@
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/transport/session_policy.hpp"
+#include "frame_writer.hpp"
 #include "tls_client.hpp"
 #include "ws_channel.hpp"
 
@@ -34,23 +35,35 @@ namespace {
 
 // One connection attempt's state; the coroutines of an attempt share it and stop when `dead`.
 struct connection {
-  explicit connection(const net::any_io_executor& ex)
-      : stream(ex), wake(ex), heartbeat(ex), watchdog(ex), last_rx(steady::now()) {}
+  connection(const net::any_io_executor& ex, const link_config& cfg)
+      : stream(ex),
+        heartbeat(ex),
+        watchdog(ex),
+        writer(ex, cfg.send_queue_frames),
+        policy(limits_of(cfg), steady::now()) {}
   beast::tcp_stream stream;        // until the WebSocket (plain or TLS) takes it over
   std::unique_ptr<ws_channel> ws;  // after the TCP connect
-  net::steady_timer wake;
   net::steady_timer heartbeat;
   net::steady_timer watchdog;
-  std::deque<std::string> queue;
-  steady::time_point last_rx;
+  frame_writer writer;
+  session_policy policy;  // restarted when the WebSocket handshake completes
   bool welcomed = false;
   bool dead = false;
+
+  // The validator must welcome us within connect_timeout and then never fall silent for
+  // silence_timeout; it has no rate limit or bad-frame budget (bad frames are dropped).
+  static session_limits limits_of(const link_config& cfg) {
+    session_limits l;
+    l.auth_timeout = cfg.connect_timeout;
+    l.silence_timeout = cfg.silence_timeout;
+    return l;
+  }
 
   void end() {
     dead = true;
     beast::error_code ignored;
     (ws ? ws->tcp() : stream).socket().close(ignored);
-    wake.cancel();
+    writer.stop();
     heartbeat.cancel();
     watchdog.cancel();
   }
@@ -110,7 +123,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
 
   // One connection, from connect to its end. True if the validator welcomed us.
   net::awaitable<bool> run_connection() {
-    auto c = std::make_shared<connection>(strand);
+    auto c = std::make_shared<connection>(strand, cfg);
     current = c;
     tcp::resolver resolver(strand);
     auto& stream = c->stream;
@@ -139,7 +152,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     if (hec) co_return finish(c, "WebSocket handshake failed: " + hec.message());
     c->ws->tcp().expires_never();
 
-    c->last_rx = steady::now();
+    c->policy = session_policy(connection::limits_of(cfg), steady::now());
     auto self = shared_from_this();
     net::co_spawn(strand, watch(self, c),
                   [](const std::exception_ptr& e) { log_failure("validator link watchdog", e); });
@@ -159,7 +172,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
                                       std::string(reason.reason.data(), reason.reason.size()) + ")"
                                 : ec.message());
       }
-      c->last_rx = steady::now();
+      c->policy.on_frame(steady::now());
       const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
       spdlog::trace("<- validator {}: {}", cfg.validator_ss58, text);
       if (!c->welcomed) {
@@ -188,6 +201,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     const auto w = protocol::parse_welcome(e->data);
     if (!w) return false;
     c->welcomed = true;
+    c->policy.on_authenticated(steady::now());
+    c->watchdog.cancel_one();  // re-arm for the silence deadline
     connected_flag = true;
     failures = 0;
     spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(),
@@ -211,36 +226,30 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
     auto e = open(text);
     if (!e) return;
     if (e->type == protocol::message_type::heartbeat) {
-      enqueue(c, protocol::serialize(protocol::sign_envelope(
-                     miner, protocol::message_type::heartbeat_response, boost::json::object())));
+      enqueue(c, std::make_shared<const frame>(frame{
+                     protocol::serialize(protocol::sign_envelope(
+                         miner, protocol::message_type::heartbeat_response, boost::json::object())),
+                     protocol::frame_kind::heartbeat_response}));
       return;
     }
     notify(cb.on_message, *e);
   }
 
-  static void enqueue(const std::shared_ptr<connection>& c, std::string frame) {
+  // Queues a frame on the current connection; `queued` counts it until it is written or the
+  // connection ends.
+  void enqueue(const std::shared_ptr<connection>& c, frame_ptr f) {
     if (c->dead) return;
-    c->queue.push_back(std::move(frame));
-    c->wake.cancel_one();
+    if (c->writer.push(std::move(f)) == frame_writer::pushed::queued) ++queued;
   }
 
   static net::awaitable<void> write_loop(std::shared_ptr<impl> self,
                                          std::shared_ptr<connection> c) {
-    for (;;) {
-      if (c->dead) co_return;
-      if (c->queue.empty()) {
-        c->wake.expires_at(steady::time_point::max());
-        co_await c->wake.async_wait(use_nothrow);
-        continue;
-      }
-      const std::string frame = std::move(c->queue.front());
-      c->queue.pop_front();
-      spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, frame);
-      if (auto [ec, n] = co_await c->ws->write(net::buffer(frame)); ec) {
-        c->end();
-        co_return;
-      }
-    }
+    co_await c->writer.run(
+        *c->ws, [&self] { --self->queued; },
+        [&self](const frame& f, std::size_t) {
+          spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, f.text);
+        });
+    c->end();
   }
 
   static net::awaitable<void> heartbeat_loop(std::shared_ptr<impl> self,
@@ -249,23 +258,26 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       c->heartbeat.expires_after(self->cfg.heartbeat_interval);
       co_await c->heartbeat.async_wait(use_nothrow);
       if (c->dead) co_return;
-      enqueue(c, protocol::serialize(protocol::sign_envelope(
-                     self->miner, protocol::message_type::heartbeat, boost::json::object())));
+      self->enqueue(
+          c, std::make_shared<const frame>(
+                 frame{protocol::serialize(protocol::sign_envelope(
+                           self->miner, protocol::message_type::heartbeat, boost::json::object())),
+                       protocol::frame_kind::heartbeat}));
     }
   }
 
-  // Ends a connection that stays silent: connect_timeout before the welcome, silence_timeout after.
+  // Ends a connection that stays silent: connect_timeout before the welcome, silence_timeout
+  // after (the session policy's deadlines).
   static net::awaitable<void> watch(std::shared_ptr<impl> self, std::shared_ptr<connection> c) {
     for (;;) {
       if (c->dead) co_return;
-      const auto limit = c->welcomed ? self->cfg.silence_timeout : self->cfg.connect_timeout;
-      const auto deadline = c->last_rx + limit;
-      if (steady::now() >= deadline) {
+      if (c->policy.on_deadline(steady::now()).what != session_action::kind::proceed) {
+        const auto limit = c->welcomed ? self->cfg.silence_timeout : self->cfg.connect_timeout;
         spdlog::warn("Validator {} silent for {} s: reconnecting", self->label(), limit.count());
         c->end();
         co_return;
       }
-      c->watchdog.expires_at(deadline);
+      c->watchdog.expires_at(c->policy.next_deadline());
       co_await c->watchdog.async_wait(use_nothrow);
     }
   }
@@ -281,6 +293,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   bool finish(const std::shared_ptr<connection>& c, const std::string& why) {
     const bool was_welcomed = c->welcomed;
     c->end();
+    queued -= c->writer.depth();  // dropped with the connection: re-sent after the next connect
     if (current == c) current.reset();
     connected_flag = false;
     if (!stopping) {
@@ -305,6 +318,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   std::atomic<bool> stopping{false};
   std::atomic<bool> connected_flag{false};
   std::atomic<unsigned> failures{0};
+  std::atomic<std::size_t> queued{0};  // frames waiting in the current connection's writer
   std::recursive_mutex callback_mutex;
   bool callbacks_closed = false;  // guarded by callback_mutex
   mutable std::mutex mutex;       // guards delays
@@ -346,11 +360,16 @@ void validator_link::stop() {
   });
 }
 
-bool validator_link::send(std::string frame) {
-  if (!impl_->connected_flag) return false;
+bool validator_link::send(frame_ptr f) {
   auto self = impl_;
-  net::post(self->strand, [self, frame = std::move(frame)]() mutable {
-    if (self->current && self->current->welcomed) impl::enqueue(self->current, std::move(frame));
+  if (!self->connected_flag) return false;
+  if (self->queued.load() >= self->cfg.send_queue_frames) {
+    spdlog::warn("Validator {} is not reading: {} frames queued; holding back", self->label(),
+                 self->queued.load());
+    return false;
+  }
+  net::post(self->strand, [self, f = std::move(f)]() mutable {
+    if (self->current && self->current->welcomed) self->enqueue(self->current, std::move(f));
   });
   return true;
 }

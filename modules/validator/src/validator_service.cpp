@@ -43,8 +43,7 @@ namespace {
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 
 http_response json_reply(unsigned status, std::string_view message) {
-  return {status,
-          boost::json::serialize(boost::json::object{{"status", "error"}, {"message", message}})};
+  return transport::json_error(status, message);
 }
 
 std::string read_token(const fs::path& file) {
@@ -215,22 +214,33 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   }
 
   // --- HTTP ------------------------------------------------------------------------------------
-  void on_http(const transport::http_request& req, std::function<void(http_response)> reply) {
-    if (req.path == "/metrics") {
-      if (req.method != "GET") return reply(json_reply(405, "Method not allowed"));
-      return reply(
-          http_response{200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
-    }
-    if (req.path == "/predictions") {
-      m->http_prediction_requests->Increment();
-      if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
-      return http_prediction(req, std::move(reply));
-    }
-    if (req.path == "/games") {
-      if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
-      return reply(post_games(req));
-    }
-    reply(json_reply(404, "Not found"));
+  // The application's routes (the server adds GET /ws/health). A route holds the service weakly:
+  // a request arriving while it shuts down is answered 503.
+  transport::route_table http_routes() {
+    const std::weak_ptr<impl> weak = shared_from_this();
+    const auto with = [weak](auto member) {
+      return [weak, member](transport::http_request req, transport::http_reply reply) {
+        auto self = weak.lock();
+        if (!self) return reply(json_reply(503, "Server closing"));
+        ((*self).*member)(req, std::move(reply));
+      };
+    };
+    transport::route_table t;
+    t.add("GET", "/metrics", with(&impl::get_metrics));
+    t.add("", "/predictions", with(&impl::post_prediction));
+    t.add("POST", "/games", with(&impl::post_games));
+    return t;
+  }
+
+  void get_metrics(const transport::http_request&, const transport::http_reply& reply) {
+    reply(http_response{200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
+  }
+
+  // Every method counts as a request here, as the wire contract's metric always did.
+  void post_prediction(const transport::http_request& req, transport::http_reply reply) {
+    m->http_prediction_requests->Increment();
+    if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
+    http_prediction(req, std::move(reply));
   }
 
   void http_prediction(const transport::http_request& req,
@@ -268,7 +278,11 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
            });
   }
 
-  http_response post_games(const transport::http_request& req) {
+  void post_games(const transport::http_request& req, const transport::http_reply& reply) {
+    reply(games_update(req));
+  }
+
+  http_response games_update(const transport::http_request& req) {
     if (admin_token.empty())
       return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
     if (!req.remote_is_loopback && !opts.admin_allow_remote) {
@@ -411,17 +425,18 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   }
 
   s.registry.add(std::string(protocol::message_type::prediction),
-                 std::make_unique<prediction_handler>(s));
+                  std::make_unique<prediction_handler>(s));
   s.registry.add(std::string(protocol::message_type::heartbeat),
-                 std::make_unique<heartbeat_handler>(s));
+                  std::make_unique<heartbeat_handler>(s));
   s.registry.add(std::string(protocol::message_type::heartbeat_response),
-                 std::make_unique<heartbeat_response_handler>());
-  s.registry.on_unknown([&s](const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
-    const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
-    spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
-    peer->send(s.server->make_frame(protocol::message_type::error,
-                                    protocol::to_json(protocol::error_data{message})));
-  });
+                  std::make_unique<heartbeat_response_handler>());
+  s.registry.on_unknown(
+      [&s](const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
+        const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
+        spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
+        peer->send(s.server->make_frame(protocol::message_type::error,
+                                        protocol::to_json(protocol::error_data{message})));
+      });
 
   transport::server::callbacks cb;
   std::weak_ptr<impl> weak = impl_;
@@ -449,12 +464,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     if (type != protocol::frame_kind::prediction)
       metrics::at(self->m->handler_seconds, type).Observe(impl::seconds_since(t0));
   };
-  cb.on_http = [weak](const transport::http_request& req,
-                      std::function<void(http_response)> reply) {
-    auto self = weak.lock();
-    if (!self) return reply(json_reply(503, "Server closing"));
-    self->on_http(req, std::move(reply));
-  };
+  cb.routes = s.http_routes();
   s.entry = cb;
   try {
     s.server.emplace(ioc, s.opts.server, s.identity, s.nonces, std::move(cb));
@@ -468,6 +478,10 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
 }
 
 validator_service::~validator_service() = default;
+
+std::vector<transport::session_info> validator_service::sessions() const {
+  return impl_->server->sessions();
+}
 
 metrics::registry& validator_service::metrics() const {
   return *impl_->opts.metrics;
@@ -515,7 +529,7 @@ void validator_service::deliver(const std::shared_ptr<transport::peer_connection
 
 void validator_service::http(const transport::http_request& req,
                              std::function<void(transport::http_response)> reply) {
-  impl_->entry.on_http(req, std::move(reply));
+  impl_->entry.routes.dispatch(req, std::move(reply));
 }
 
 }  // namespace bettensor::validator

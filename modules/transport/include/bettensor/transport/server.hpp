@@ -1,5 +1,7 @@
-// The validator's network side: one port serving WebSocket upgrades on /ws and plain HTTP
-// (GET /ws/health built in, everything else handed to the application). Beast stays in the .cpp.
+// The validator's network side: an http_listener whose /ws upgrades become authenticated
+// WebSocket sessions (ws_session.cpp), registered in a hub (hub.cpp), with heartbeats,
+// broadcasts and a graceful stop (server.cpp). GET /ws/health is built in; every other path is
+// the application's route table. Beast stays in the .cpp files.
 #pragma once
 
 #include <chrono>
@@ -17,26 +19,14 @@
 #include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/transport/frame.hpp"
+#include "bettensor/transport/http_listener.hpp"
 
 namespace boost::asio {
 class io_context;
 }
 
 namespace bettensor::transport {
-
-/// Send priority: confirmations before game updates before heartbeats.
-enum class priority { urgent = 0, normal = 1, low = 2 };
-/// The lane of a frame kind: answers (confirmation, error, welcome, refusal) are urgent, game
-/// updates normal, heartbeats low.
-priority priority_of(protocol::frame_kind k);
-
-/// A serialised frame with what it is, built once and shared by every connection it goes to.
-struct frame {
-  std::string text;
-  protocol::frame_kind kind = protocol::frame_kind::other;
-  [[nodiscard]] priority lane() const { return priority_of(kind); }
-};
-using frame_ptr = std::shared_ptr<const frame>;
 
 /// One authenticated miner connection. Thread-safe: calls are posted to the connection's strand.
 class peer_connection {
@@ -60,19 +50,16 @@ struct auth_decision {
   std::int64_t uid = 0;
 };
 
-struct http_request {
-  std::string method;
-  std::string path;  // target without the query
-  std::string body;
-  std::string authorization;  // the Authorization header
+/// One connection as the hub sees it (for the admin API): taken under the hub's lock, so a
+/// snapshot is consistent per connection, not across them.
+struct session_info {
+  bool authenticated = false;
+  std::string hotkey;  // empty until authenticated
+  std::int64_t uid = -1;
   std::string remote_address;
-  bool remote_is_loopback = false;
-};
-
-struct http_response {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type = "application/json";
+  std::chrono::system_clock::time_point connected_since;
+  std::chrono::system_clock::time_point last_activity;  // the last frame received
+  std::size_t queue_depth = 0;                          // frames waiting to be written
 };
 
 struct server_config {
@@ -141,8 +128,8 @@ class server {
     std::function<void(std::shared_ptr<peer_connection>)> on_authenticated;
     /// A verified envelope from an authenticated miner.
     std::function<void(std::shared_ptr<peer_connection>, protocol::envelope)> on_message;
-    /// Any HTTP request other than GET /ws/health. Must call `reply` exactly once.
-    std::function<void(http_request, std::function<void(http_response)> reply)> on_http;
+    /// Every HTTP path but GET /ws/health (which the server answers itself).
+    route_table routes;
   };
 
   /// Binds and listens (port 0 picks a free port); throws std::system_error if it cannot, and
@@ -166,6 +153,8 @@ class server {
   [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
   /// Queues one shared frame to every authenticated connection; returns how many.
   std::size_t broadcast(const frame_ptr& frame);
+  /// Every connection, authenticated or not.
+  [[nodiscard]] std::vector<session_info> sessions() const;
   /// Closes the connections whose hotkey matches `pred`, with `why` (and `text`, if not empty).
   void disconnect_if(const std::function<bool(const std::string& hotkey)>& pred,
                      protocol::close_reason why, const std::string& text);

@@ -16,6 +16,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/transport/backoff.hpp"
+#include "bettensor/transport/frame.hpp"
 
 namespace bettensor::transport {
 
@@ -31,6 +32,8 @@ struct link_config {
   backoff::duration reconnect_base = std::chrono::seconds(5);
   backoff::duration reconnect_max = std::chrono::seconds(300);
   std::size_t max_message_bytes = std::size_t{16} * 1024 * 1024;  // game updates can be large
+  /// Frames waiting to be written; send() refuses more (the caller keeps them for later).
+  std::size_t send_queue_frames = 4096;
   /// wss://: TLS, the validator's certificate checked against `tls_ca_file` (PEM) or, when that
   /// is empty, the system's trusted certificates, and its name against `host`.
   bool tls = false;
@@ -64,8 +67,8 @@ class validator_link {
   /// Ends the link. Once stop() returns no callback runs (one in progress is waited for), so the
   /// objects the callbacks use may go away; stop() may also be called from a callback.
   void stop();
-  /// Queues a frame if connected; false otherwise.
-  bool send(std::string frame);
+  /// Queues a frame in its kind's lane if connected and the queue has room; false otherwise.
+  bool send(frame_ptr frame);
   [[nodiscard]] bool connected() const;
   [[nodiscard]] unsigned consecutive_failures() const;
   /// The delays waited before each reconnect so far (for logs and tests).

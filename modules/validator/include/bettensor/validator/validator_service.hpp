@@ -64,6 +64,8 @@ class validator_service {
   void deliver(const std::shared_ptr<transport::peer_connection>& peer, protocol::envelope e);
   void http(const transport::http_request& req,
             std::function<void(transport::http_response)> reply);
+  /// Every open connection (for the admin API).
+  [[nodiscard]] std::vector<transport::session_info> sessions() const;
   /// The registry GET /metrics renders (the one given in the options, or the service's own).
   [[nodiscard]] metrics::registry& metrics() const;
 

@@ -1,0 +1,89 @@
+// The one writer of a WebSocket: a bounded queue in three priority lanes and the coroutine that
+// drains it, then sends the close frame once the urgent frames before it are out. The
+// validator's sessions and the miner's links both write through it (private to the module).
+// Everything runs on the channel's strand.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <utility>
+
+#include "asio_support.hpp"
+#include "frame_lanes.hpp"
+#include "ws_channel.hpp"
+
+namespace bettensor::transport::detail {
+
+class frame_writer {
+ public:
+  enum class pushed { queued, full, closed };
+
+  frame_writer(const net::any_io_executor& ex, std::size_t limit) : wake_(ex), limit_(limit) {}
+
+  /// Queues `f` in its lane: full when `limit` frames wait (the caller decides what a full
+  /// queue means), closed once a close was requested or the writer stopped.
+  pushed push(frame_ptr f) {
+    if (close_ || stopped_) return pushed::closed;
+    if (queued_ >= limit_) return pushed::full;
+    lanes_.push(std::move(f));
+    ++queued_;
+    wake_.cancel_one();
+    return pushed::queued;
+  }
+
+  /// The close frame to send after the urgent frames already queued; the first one given wins.
+  void close_after_urgent(websocket::close_reason why) {
+    if (close_ || stopped_) return;
+    close_ = std::move(why);
+    wake_.cancel_one();
+  }
+  [[nodiscard]] bool closing() const { return close_.has_value(); }
+
+  /// Ends run() without a close frame (the read side has ended or the socket is gone).
+  void stop() {
+    stopped_ = true;
+    wake_.cancel();
+  }
+
+  [[nodiscard]] std::size_t depth() const { return queued_; }
+
+  /// Writes until stopped or closed. `on_pop()` is called as a frame leaves the queue,
+  /// `on_sent(frame, bytes)` once it is written. A failed write closes the socket.
+  template <class OnPop, class OnSent>
+  net::awaitable<void> run(ws_channel& ws, OnPop on_pop, OnSent on_sent) {
+    for (;;) {
+      if (stopped_) co_return;
+      if (close_ && lanes_.empty(priority::urgent)) {
+        auto [ec] = co_await ws.close(*close_);
+        if (ec) ws.tcp().socket().close();
+        co_return;
+      }
+      frame_ptr next = lanes_.pop();
+      if (!next) {
+        wake_.expires_at(steady::time_point::max());
+        co_await wake_.async_wait(use_nothrow);
+        continue;
+      }
+      --queued_;
+      on_pop();
+      auto [ec, n] = co_await ws.write(net::buffer(next->text));
+      if (ec) {
+        ws.tcp().socket().close();
+        co_return;
+      }
+      on_sent(*next, n);
+    }
+  }
+
+ private:
+  frame_lanes lanes_;
+  net::steady_timer wake_;
+  std::size_t limit_;
+  std::size_t queued_ = 0;
+  std::optional<websocket::close_reason> close_;
+  bool stopped_ = false;
+};
+
+}  // namespace bettensor::transport::detail

@@ -1,0 +1,305 @@
+#include "ws_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "bettensor/protocol/json.hpp"
+
+namespace bettensor::transport::detail {
+
+namespace {
+
+// A close reason is limited to 123 bytes by the protocol.
+std::string fit_reason(std::string reason) {
+  if (reason.size() > 123) reason.resize(123);
+  return reason;
+}
+
+}  // namespace
+
+ws_shared::ws_shared(server_config c, crypto::hotkey id,
+                     std::shared_ptr<protocol::replay_guard> n, server::callbacks cbs)
+    : cfg(std::move(c)),
+      identity(std::move(id)),
+      nonces(std::move(n)),
+      cb(std::move(cbs)),
+      hub(cfg.max_connections) {
+  if (!cfg.metrics) {
+    own_registry = std::make_shared<metrics::registry>();
+    cfg.metrics = std::make_shared<metrics::validator_metrics>(own_registry->get());
+  }
+  m = cfg.metrics.get();
+}
+
+session_limits ws_shared::limits() const {
+  session_limits l;
+  l.auth_timeout = cfg.handshake_timeout;
+  l.silence_timeout = cfg.connection_timeout;
+  l.close_grace = cfg.close_grace;
+  l.rate_per_second = cfg.rate_limit_per_second;
+  l.burst = cfg.rate_limit_burst;
+  l.max_invalid_frames = cfg.max_invalid_frames;
+  return l;
+}
+
+ws_session::ws_session(std::shared_ptr<ws_shared> shared, std::unique_ptr<ws_channel> ws,
+                       std::string remote)
+    : shared_(std::move(shared)),
+      ws_(std::move(ws)),
+      watchdog_(ws_->executor()),
+      remote_(std::move(remote)),
+      connected_since_(std::chrono::system_clock::now()),
+      opened_(steady::now()),
+      policy_(shared_->limits(), opened_),
+      writer_(ws_->executor(), shared_->cfg.send_queue_frames),
+      last_activity_(opened_.time_since_epoch().count()) {}
+
+void ws_session::send(frame_ptr frame) {
+  net::post(ws_->executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
+    self->enqueue(std::move(frame));
+  });
+}
+
+void ws_session::close(protocol::close_reason why, std::string text) {
+  net::post(ws_->executor(), [self = shared_from_this(), why, text = std::move(text)]() mutable {
+    self->request_close(why, std::move(text));
+  });
+}
+
+session_info ws_session::info() const {
+  session_info s;
+  s.authenticated = is_authenticated();
+  if (s.authenticated) {
+    s.hotkey = hotkey_;
+    s.uid = uid_;
+  }
+  s.remote_address = remote_;
+  s.connected_since = connected_since_;
+  const steady::time_point last{steady::duration(last_activity_.load(std::memory_order_relaxed))};
+  s.last_activity = connected_since_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                           last - opened_);
+  s.queue_depth = depth_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void ws_session::touch(steady::time_point now) {
+  last_activity_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+void ws_session::enqueue(frame_ptr frame) {
+  if (dead_) return;
+  switch (writer_.push(std::move(frame))) {
+    case frame_writer::pushed::queued:
+      shared_->m->send_queue_frames->Increment();
+      depth_.store(writer_.depth(), std::memory_order_relaxed);
+      return;
+    case frame_writer::pushed::full:
+      spdlog::warn("Closing slow consumer {} (UID: {}): {} frames queued", hotkey_, uid_,
+                   writer_.depth());
+      shared_->m->slow_consumer_drops->Increment();
+      request_close(protocol::close_reason::slow_consumer);
+      return;
+    case frame_writer::pushed::closed:
+      return;
+  }
+}
+
+// Sends a close frame with `why`'s code and text (or `text`, when given) after the urgent frames
+// queued; the first reason given is the one the connection is counted under.
+void ws_session::request_close(protocol::close_reason why, std::string text) {
+  if (dead_) return;
+  if (policy_.on_close(why, steady::now()).what != session_action::kind::close) return;
+  websocket::close_reason close_frame;
+  close_frame.code = protocol::close_code(why);
+  close_frame.reason =
+      fit_reason(text.empty() ? std::string(protocol::text(why)) : std::move(text));
+  writer_.close_after_urgent(std::move(close_frame));
+  watchdog_.cancel_one();  // re-arm for the close grace period
+}
+
+// Answers a handshake refusal: a plain {"status":"error"} frame, then close 1008.
+void ws_session::refuse(const protocol::error& refusal) {
+  spdlog::info("Refused connection from {}: {}", remote_, refusal.message);
+  metrics::at(shared_->m->auth_failures, metrics::auth_failure_of(refusal.code)).Increment();
+  enqueue(std::make_shared<const frame>(
+      frame{json_error(0, refusal.message).body, protocol::frame_kind::refusal}));
+  request_close(protocol::close_reason::auth_failed, refusal.message);
+}
+
+void ws_session::reply_error(const std::string& message) {
+  enqueue(shared_->make_frame(protocol::message_type::error,
+                              protocol::to_json(protocol::error_data{message})));
+}
+
+net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self, http_request_message req) {
+  auto& ws = *self->ws_;
+  ws.tcp().expires_never();  // the websocket timeouts take over
+  if (auto [ec] = co_await ws.accept(req); ec) {
+    spdlog::debug("WebSocket upgrade from {} failed: {}", self->remote_, ec.message());
+    co_return;
+  }
+  req = {};  // this frame lives as long as the connection: do not keep the headers
+  auto& shared = *self->shared_;
+  self->membership_ = shared.hub.admit(self);
+  auto* m = shared.m;
+  m->connections_opened->Increment();
+  m->connections_open->Increment();
+  auto ex = ws.executor();
+  net::co_spawn(ex, write_loop(self),
+                [](const std::exception_ptr& e) { log_failure("writer", e); });
+  net::co_spawn(ex, watch(self), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
+  if (!self->membership_) {
+    spdlog::warn("Refused connection from {}: max connections reached", self->remote_);
+    self->request_close(protocol::close_reason::full);
+  } else if (shared.stopping) {
+    self->request_close(protocol::close_reason::shutdown);
+  }
+  co_await self->read_loop();
+  // The read side has seen the close handshake (or an error). A close of ours still waiting for
+  // the peer's close frame would wait in vain (the read consumed it), so end the socket here.
+  beast::error_code ignored;
+  ws.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  ws.tcp().socket().close(ignored);
+  self->dead_ = true;
+  self->writer_.stop();
+  self->watchdog_.cancel();
+  self->membership_.reset();
+  m->connections_open->Decrement();
+  m->send_queue_frames->Decrement(static_cast<double>(self->writer_.depth()));
+  metrics::at(m->connections_closed,
+              self->policy_.end_reason().value_or(protocol::close_reason::peer_closed))
+      .Increment();
+  if (self->is_authenticated()) {
+    spdlog::info("WebSocket connection closed with miner {} (UID: {})", self->hotkey_, self->uid_);
+  }
+}
+
+// The writer, with the queue gauge and the output metrics.
+net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
+  auto* m = self->shared_->m;
+  co_await self->writer_.run(
+      *self->ws_,
+      [&self, m] {
+        m->send_queue_frames->Decrement();
+        self->depth_.store(self->writer_.depth(), std::memory_order_relaxed);
+      },
+      [&self, m](const frame& f, std::size_t n) {
+        spdlog::trace("-> {} {}", self->remote_, f.text);
+        metrics::at(m->messages_out, f.kind).Increment();
+        m->bytes_out->Increment(static_cast<double>(n));
+      });
+}
+
+net::awaitable<void> ws_session::read_loop() {
+  beast::flat_buffer buffer;
+  const auto& cfg = shared_->cfg;
+  for (;;) {
+    buffer.clear();
+    auto [ec, n] = co_await ws_->read(buffer);
+    if (ec) {
+      if (ec == websocket::error::message_too_big) {
+        spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
+                     cfg.max_message_bytes);
+        policy_.on_close(protocol::close_reason::oversized, steady::now());
+      } else if (ec != websocket::error::closed && ec != net::error::operation_aborted &&
+                 ec != net::error::eof && ec != beast::error::timeout) {
+        spdlog::debug("Read from {} ended: {}", remote_, ec.message());
+      }
+      co_return;
+    }
+    const auto now = steady::now();
+    const auto action = policy_.on_frame(now);
+    // Closing: drain what the peer still sends until its close frame.
+    if (action.what == session_action::kind::ignore) continue;
+    touch(now);
+    shared_->m->bytes_in->Increment(static_cast<double>(n));
+    const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
+    spdlog::trace("<- {} {}", remote_, text);
+    if (action.what == session_action::kind::close) {
+      spdlog::warn("Closing {} (UID: {}): message rate limit exceeded", hotkey_, uid_);
+      request_close(action.reason);
+    } else if (!is_authenticated()) {
+      authenticate(text);
+    } else {
+      handle_frame(text);
+    }
+  }
+}
+
+void ws_session::authenticate(std::string_view text) {
+  auto& shared = *shared_;
+  metrics::at(shared.m->messages_in, protocol::frame_kind::auth).Increment();
+  auto ok = check_handshake(text, protocol::now_utc(), shared.cfg.timestamp_window,
+                            shared.cb.authorize);
+  if (!ok) return refuse(ok.error());
+  hotkey_ = ok->peer.hotkey;
+  key_ = ok->peer.key;
+  uid_ = ok->decision.uid;
+  authenticated_.store(true, std::memory_order_release);
+  policy_.on_authenticated(steady::now());
+  watchdog_.cancel_one();  // re-arm: from now on the deadline is the heartbeat timeout
+  if (auto old = shared.hub.join(shared_from_this())) {
+    spdlog::info("Miner {} reconnected: replacing its previous connection", hotkey_);
+    old->close(protocol::close_reason::replaced, {});
+  }
+  spdlog::info("WebSocket connection established with miner {} (UID: {})", hotkey_, uid_);
+  enqueue(shared.make_frame(protocol::message_type::welcome,
+                            protocol::to_json(protocol::welcome{"Connection established",
+                                                                "success", uid_})));
+  if (shared.cb.on_authenticated) shared.cb.on_authenticated(shared_from_this());
+}
+
+void ws_session::handle_frame(std::string_view text) {
+  auto& shared = *shared_;
+  if (!ws_->got_text()) {
+    reply_error("Invalid message format: binary frames are not supported");
+  } else {
+    const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
+                                              shared.cfg.timestamp_window, shared.nonces.get()};
+    auto env = protocol::open_envelope(text, expect);
+    if (env) {
+      metrics::at(shared.m->messages_in, protocol::kind_of_type(env->type)).Increment();
+      shared.cb.on_message(shared_from_this(), std::move(*env));
+      return;
+    }
+    shared.m->invalid_frames->Increment();
+    spdlog::info("Invalid frame from miner {} (UID: {}): {}", hotkey_, uid_, env.error().message);
+    reply_error(env.error().message);
+  }
+  if (const auto action = policy_.on_invalid_frame(); action.what == session_action::kind::close) {
+    spdlog::warn("Closing {} (UID: {}): too many invalid messages", hotkey_, uid_);
+    request_close(action.reason);
+  }
+}
+
+// Ends a connection that does not authenticate in time, goes silent for connection_timeout, or
+// does not finish a requested close within close_grace: the policy says which.
+net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
+  const auto& cfg = self->shared_->cfg;
+  for (;;) {
+    if (self->dead_) co_return;
+    const auto action = self->policy_.on_deadline(steady::now());
+    if (action.what == session_action::kind::abort) {
+      self->ws_->tcp().socket().close();
+      co_return;
+    }
+    if (action.what == session_action::kind::close) {
+      if (action.reason == protocol::close_reason::auth_timeout) {
+        spdlog::info("Closing {}: no authentication within {}s", self->remote_,
+                     cfg.handshake_timeout.count());
+        metrics::at(self->shared_->m->auth_failures, metrics::auth_failure::timeout).Increment();
+      } else {
+        spdlog::info("Closing miner {} (UID: {}): heartbeat timeout", self->hotkey_, self->uid_);
+      }
+      self->request_close(action.reason);
+      continue;
+    }
+    self->watchdog_.expires_at(self->policy_.next_deadline());
+    co_await self->watchdog_.async_wait(use_nothrow);  // cancelled to re-evaluate early
+  }
+}
+
+}  // namespace bettensor::transport::detail

@@ -1,0 +1,101 @@
+// One miner's WebSocket connection to the validator (private to the module): the handshake, the
+// verified frames handed to the application, and the writer. What it may do is decided by its
+// session_policy; everything runs on the connection's strand, and other threads reach it through
+// post().
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "asio_support.hpp"
+#include "bettensor/transport/server.hpp"
+#include "bettensor/transport/session_policy.hpp"
+#include "frame_writer.hpp"
+#include "http_listener_impl.hpp"
+#include "hub.hpp"
+#include "ws_channel.hpp"
+
+namespace bettensor::transport::detail {
+
+/// What every session of one server reads: its settings, identity, callbacks and hub.
+struct ws_shared {
+  ws_shared(server_config c, crypto::hotkey id, std::shared_ptr<protocol::replay_guard> n,
+            server::callbacks cbs);
+
+  [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const {
+    return std::make_shared<const frame>(
+        frame{protocol::serialize(protocol::sign_envelope(identity, type, std::move(data))),
+              protocol::kind_of_type(type)});
+  }
+  [[nodiscard]] session_limits limits() const;
+
+  server_config cfg;
+  std::shared_ptr<metrics::registry> own_registry;  // only without cfg.metrics
+  metrics::validator_metrics* m = nullptr;
+  crypto::hotkey identity;
+  std::shared_ptr<protocol::replay_guard> nonces;
+  server::callbacks cb;
+  detail::hub hub;
+  std::atomic<bool> stopping{false};
+};
+
+class ws_session final : public peer_connection, public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(std::shared_ptr<ws_shared> shared, std::unique_ptr<ws_channel> ws,
+             std::string remote);
+
+  [[nodiscard]] const std::string& hotkey() const override { return hotkey_; }
+  [[nodiscard]] std::int64_t uid() const override { return uid_; }
+  [[nodiscard]] const std::string& remote_address() const override { return remote_; }
+  void send(frame_ptr frame) override;
+  void close(protocol::close_reason why, std::string text) override;
+
+  /// Set once on the strand before the session joins the hub under its hotkey.
+  [[nodiscard]] bool is_authenticated() const {
+    return authenticated_.load(std::memory_order_acquire);
+  }
+  /// For the hub's snapshot, from any thread.
+  [[nodiscard]] session_info info() const;
+
+  /// Runs the connection from the upgrade request to its end.
+  static net::awaitable<void> run(std::shared_ptr<ws_session> self, http_request_message req);
+
+ private:
+  net::awaitable<void> read_loop();
+  static net::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
+  static net::awaitable<void> watch(std::shared_ptr<ws_session> self);
+
+  void enqueue(frame_ptr frame);
+  void request_close(protocol::close_reason why, std::string text = {});
+  void refuse(const protocol::error& refusal);
+  void reply_error(const std::string& message);
+  void authenticate(std::string_view text);
+  void handle_frame(std::string_view text);
+  void touch(steady::time_point now);
+
+  std::shared_ptr<ws_shared> shared_;
+  std::unique_ptr<ws_channel> ws_;  // plain or TLS
+  net::steady_timer watchdog_;
+  std::string remote_;
+  std::chrono::system_clock::time_point connected_since_;
+  steady::time_point opened_;
+  session_policy policy_;
+  frame_writer writer_;
+  bool dead_ = false;  // the read side has ended; the watchdog stops
+
+  std::atomic<bool> authenticated_{false};
+  std::string hotkey_;
+  crypto::public_key key_{};
+  std::int64_t uid_ = -1;
+  // Mirrors for info(): the last frame's time (steady clock ticks) and the queue depth.
+  std::atomic<steady::rep> last_activity_{0};
+  std::atomic<std::size_t> depth_{0};
+
+  hub::membership membership_;  // last: leaves the hub before the rest is destroyed
+};
+
+}  // namespace bettensor::transport::detail
