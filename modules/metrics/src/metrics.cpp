@@ -196,6 +196,7 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                        .Name("bettensor_messages_total")
                        .Help("WebSocket frames received (in) and sent (out), by message type")
                        .Register(r);
+  messages_family = &messages;
   const auto type_names = labels_of<protocol::frame_kind, protocol::frame_kind_count>();
   for (std::size_t i = 0; i < type_names.size(); ++i) {
     messages_in[i] = &messages.Add({{"direction", "in"}, {"type", std::string(type_names[i])}});
@@ -207,13 +208,15 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                     .Register(r);
   bytes_in = &bytes.Add({{"direction", "in"}});
   bytes_out = &bytes.Add({{"direction", "out"}});
+  handlers_family =
+      &BuildHistogram()
+           .Name("bettensor_handler_duration_seconds")
+           .Help(
+               "Time to handle a verified frame, by message type (predictions: until the "
+               "verdict is durable)")
+           .Register(r);
   handler_seconds = resolve<protocol::frame_kind, prometheus::Histogram>(
-      BuildHistogram()
-          .Name("bettensor_handler_duration_seconds")
-          .Help("Time to handle a verified frame, by message type (predictions: until the "
-                "verdict is durable)")
-          .Register(r),
-      "type", type_names, latency_buckets());
+      *handlers_family, "type", type_names, latency_buckets());
   predictions_accepted =
       resolve<channel, prometheus::Counter>(BuildCounter()
                                                 .Name("bettensor_predictions_accepted_total")

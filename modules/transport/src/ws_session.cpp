@@ -260,8 +260,7 @@ void ws_session::handle_frame(std::string_view text) {
     const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
                                               shared.cfg.timestamp_window, shared.nonces.get()};
     auto env = protocol::open_envelope(text, expect);
-    if (env) {
-      metrics::at(shared.m->messages_in, protocol::kind_of_type(env->type)).Increment();
+    if (env) {  // counted by type where it is handled (the validator's handler registry)
       shared.cb.on_message(shared_from_this(), std::move(*env));
       return;
     }

@@ -73,6 +73,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
     m = std::make_shared<metrics::validator_metrics>(opts.metrics->get());
     opts.server.metrics = m;
+    registry = std::make_unique<handler_registry>(*m);
   }
 
   static double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -337,7 +338,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   std::shared_ptr<protocol::replay_guard> nonces = std::make_shared<protocol::replay_guard>();
   std::unique_ptr<storage::validator_store> store;
   std::optional<transport::server> server;
-  handler_registry registry;
+  std::unique_ptr<handler_registry> registry;  // counts and times into *m
   std::string admin_token;
   net::steady_timer watch_timer;
   transport::server::callbacks entry;  // what the server calls (also reachable without it)
@@ -362,6 +363,8 @@ class prediction_handler final : public message_handler {
   void handle(const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) override {
     svc_.handle_prediction(peer, std::move(e));
   }
+  // Observed when the verdict is durable (handle_prediction).
+  [[nodiscard]] bool timed_by_registry() const override { return false; }
 
  private:
   validator_service::impl& svc_;
@@ -424,13 +427,13 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     initial = *book;
   }
 
-  s.registry.add(std::string(protocol::message_type::prediction),
+  s.registry->add(std::string(protocol::message_type::prediction),
                   std::make_unique<prediction_handler>(s));
-  s.registry.add(std::string(protocol::message_type::heartbeat),
+  s.registry->add(std::string(protocol::message_type::heartbeat),
                   std::make_unique<heartbeat_handler>(s));
-  s.registry.add(std::string(protocol::message_type::heartbeat_response),
+  s.registry->add(std::string(protocol::message_type::heartbeat_response),
                   std::make_unique<heartbeat_response_handler>());
-  s.registry.on_unknown(
+  s.registry->on_unknown(
       [&s](const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e) {
         const std::string message = "Invalid message format: unknown message type '" + e.type + "'";
         spdlog::info("Miner {} (UID: {}) sent {}", peer->hotkey(), peer->uid(), message);
@@ -457,12 +460,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   cb.on_message = [weak](const std::shared_ptr<peer_connection>& peer, protocol::envelope e) {
     auto self = weak.lock();
     if (!self) return;
-    const auto type = protocol::kind_of_type(e.type);
-    const auto t0 = std::chrono::steady_clock::now();
-    self->registry.dispatch(peer, std::move(e));
-    // A prediction's time is observed when its verdict is durable (handle_prediction).
-    if (type != protocol::frame_kind::prediction)
-      metrics::at(self->m->handler_seconds, type).Observe(impl::seconds_since(t0));
+    self->registry->dispatch(peer, std::move(e));
   };
   cb.routes = s.http_routes();
   s.entry = cb;

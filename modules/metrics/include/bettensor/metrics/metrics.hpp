@@ -81,6 +81,10 @@ struct validator_metrics {
   prometheus::Counter* connections_opened;
   by<protocol::close_reason, prometheus::Counter> connections_closed{};
   by<auth_failure, prometheus::Counter> auth_failures{};
+  /// bettensor_messages_total and bettensor_handler_duration_seconds, for labels beyond the
+  /// built-in kinds (a handler registered under a new type).
+  prometheus::Family<prometheus::Counter>* messages_family;
+  prometheus::Family<prometheus::Histogram>* handlers_family;
   by<protocol::frame_kind, prometheus::Counter> messages_in{};
   by<protocol::frame_kind, prometheus::Counter> messages_out{};
   prometheus::Counter* bytes_in;

@@ -126,7 +126,8 @@ class server {
     std::function<auth_decision(const protocol::authenticated_peer&)> authorize;
     /// After the welcome frame is queued (e.g. to send the current games).
     std::function<void(std::shared_ptr<peer_connection>)> on_authenticated;
-    /// A verified envelope from an authenticated miner.
+    /// A verified envelope from an authenticated miner (the server counts only the handshake
+    /// in bettensor_messages_total; the receiver counts what it handles).
     std::function<void(std::shared_ptr<peer_connection>, protocol::envelope)> on_message;
     /// Every HTTP path but GET /ws/health (which the server answers itself).
     route_table routes;
