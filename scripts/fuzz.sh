@@ -10,7 +10,8 @@ seconds=${1:-60}
 CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" -DBETTENSOR_WERROR=ON \
   -DBETTENSOR_BUILD_FUZZ=ON -DBETTENSOR_BUILD_TESTS=OFF -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
-cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz
+cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz \
+  session_policy_fuzz
 
 mkdir -p fuzz/artifacts
 logs=$(mktemp -d)
@@ -24,7 +25,7 @@ fuzz_one() {
     -artifact_prefix=fuzz/artifacts/ "$scratch" "$corpus" >"$logs/$target.log" 2>&1
 }
 
-targets=(envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz)
+targets=(envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz session_policy_fuzz)
 at_once=$(nproc)
 failed=0
 for ((i = 0; i < ${#targets[@]}; i += at_once)); do
