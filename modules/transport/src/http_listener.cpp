@@ -50,8 +50,7 @@ void route_table::dispatch(http_request req, http_reply reply) const {
   reply(path_known ? json_error(405, "Method not allowed") : json_error(404, "Not found"));
 }
 
-http_listener::impl::impl(net::io_context& io, listener_config c, route_table r,
-                          listener_events e)
+http_listener::impl::impl(net::io_context& io, listener_config c, route_table r, listener_events e)
     : ioc(io),
       cfg(std::move(c)),
       routes(std::move(r)),
@@ -134,8 +133,8 @@ net::awaitable<bool> write_response(Stream& stream, const std::string& server_na
 // HTTP requests on one connection (plain or TLS) until it closes or upgrades to a WebSocket.
 template <class Stream>
 net::awaitable<void> http_listener::impl::serve([[maybe_unused]] std::shared_ptr<impl> self,
-                                                Stream stream,
-                                                tcp::endpoint remote, std::string remote_text) {
+                                                Stream stream, tcp::endpoint remote,
+                                                std::string remote_text) {
   auto& tcp_layer = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   for (;;) {

@@ -43,14 +43,15 @@ struct http_listener::impl : std::enable_shared_from_this<http_listener::impl> {
   impl(detail::net::io_context& io, listener_config c, route_table r, listener_events e);
 
   detail::net::awaitable<void> accept_loop(std::shared_ptr<impl> self);
-  detail::net::awaitable<void> run_connection(std::shared_ptr<impl> self, detail::tcp::socket socket);
+  detail::net::awaitable<void> run_connection(std::shared_ptr<impl> self,
+                                              detail::tcp::socket socket);
   // `self` keeps the listener alive while a connection is served.
   template <class Stream>
   detail::net::awaitable<void> serve(std::shared_ptr<impl> self, Stream stream,
-                             detail::tcp::endpoint remote, std::string remote_text);
+                                     detail::tcp::endpoint remote, std::string remote_text);
   detail::net::awaitable<http_response> route(detail::http_request_message& req,
-                                      const detail::net::ip::address& client,
-                                      const detail::net::any_io_executor& ex);
+                                              const detail::net::ip::address& client,
+                                              const detail::net::any_io_executor& ex);
 
   detail::net::io_context& ioc;
   listener_config cfg;

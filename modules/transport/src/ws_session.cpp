@@ -20,8 +20,8 @@ std::string fit_reason(std::string reason) {
 
 }  // namespace
 
-ws_shared::ws_shared(server_config c, crypto::hotkey id,
-                     std::shared_ptr<protocol::replay_guard> n, server::callbacks cbs)
+ws_shared::ws_shared(server_config c, crypto::hotkey id, std::shared_ptr<protocol::replay_guard> n,
+                     server::callbacks cbs)
     : cfg(std::move(c)),
       identity(std::move(id)),
       nonces(std::move(n)),
@@ -79,8 +79,8 @@ session_info ws_session::info() const {
   s.remote_address = remote_;
   s.connected_since = connected_since_;
   const steady::time_point last{steady::duration(last_activity_.load(std::memory_order_relaxed))};
-  s.last_activity = connected_since_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                           last - opened_);
+  s.last_activity = connected_since_ +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(last - opened_);
   s.queue_depth = depth_.load(std::memory_order_relaxed);
   return s;
 }
@@ -232,8 +232,8 @@ net::awaitable<void> ws_session::read_loop() {
 void ws_session::authenticate(std::string_view text) {
   auto& shared = *shared_;
   metrics::at(shared.m->messages_in, protocol::frame_kind::auth).Increment();
-  auto ok = check_handshake(text, protocol::now_utc(), shared.cfg.timestamp_window,
-                            shared.cb.authorize);
+  auto ok =
+      check_handshake(text, protocol::now_utc(), shared.cfg.timestamp_window, shared.cb.authorize);
   if (!ok) return refuse(ok.error());
   hotkey_ = ok->peer.hotkey;
   key_ = ok->peer.key;
@@ -246,9 +246,9 @@ void ws_session::authenticate(std::string_view text) {
     old->close(protocol::close_reason::replaced, {});
   }
   spdlog::info("WebSocket connection established with miner {} (UID: {})", hotkey_, uid_);
-  enqueue(shared.make_frame(protocol::message_type::welcome,
-                            protocol::to_json(protocol::welcome{"Connection established",
-                                                                "success", uid_})));
+  enqueue(shared.make_frame(
+      protocol::message_type::welcome,
+      protocol::to_json(protocol::welcome{"Connection established", "success", uid_})));
   if (shared.cb.on_authenticated) shared.cb.on_authenticated(shared_from_this());
 }
 

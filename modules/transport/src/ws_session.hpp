@@ -45,8 +45,7 @@ struct ws_shared {
 
 class ws_session final : public peer_connection, public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(std::shared_ptr<ws_shared> shared, std::unique_ptr<ws_channel> ws,
-             std::string remote);
+  ws_session(std::shared_ptr<ws_shared> shared, std::unique_ptr<ws_channel> ws, std::string remote);
 
   [[nodiscard]] const std::string& hotkey() const override { return hotkey_; }
   [[nodiscard]] std::int64_t uid() const override { return uid_; }

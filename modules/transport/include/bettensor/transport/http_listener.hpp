@@ -22,8 +22,8 @@ namespace bettensor::transport {
 
 struct http_request {
   std::string method = {};
-  std::string path = {};           // target without the query
-  std::string query = {};          // after '?', without it
+  std::string path = {};   // target without the query
+  std::string query = {};  // after '?', without it
   std::string body = {};
   std::string authorization = {};  // the Authorization header
   std::string remote_address = {};
