@@ -112,7 +112,7 @@ TEST_F(StoreTest, RestartKeepsPredictionsTotalsAndGames) {
     g.team_a = "A";
     g.team_b = "B";
     g.tie_odds = 3.25;
-    s.save_games({g});
+    s.save_games({g}, {});
   }
   validator_store s(opts());
   EXPECT_EQ(s.accepted_count(), 1u);

@@ -13,6 +13,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <sstream>
 #include <system_error>
@@ -69,7 +70,11 @@ bool same_token(std::string_view a, std::string_view b) {
 
 struct validator_service::impl : std::enable_shared_from_this<validator_service::impl> {
   impl(net::io_context& io, validator_options o, crypto::hotkey id)
-      : ioc(io), opts(std::move(o)), identity(std::move(id)), watch_timer(net::make_strand(io)) {
+      : ioc(io),
+        opts(std::move(o)),
+        identity(std::move(id)),
+        watch_timer(net::make_strand(io)),
+        games_strand(net::make_strand(io)) {
     if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
     m = std::make_shared<metrics::validator_metrics>(opts.metrics->get());
     opts.server.metrics = m;
@@ -139,18 +144,50 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     return games;
   }
 
-  // Installs a game set; a changed set is stored and broadcast once. Returns the recipients, or
-  // nullopt when the set is unchanged.
-  std::optional<std::size_t> apply_games(const std::shared_ptr<const game_book>& book) {
-    std::lock_guard apply_lock(apply_mutex);  // one change at a time, in order
+  struct games_outcome {
+    bool changed = false;  // false: the set equals the last one applied
+    std::size_t recipients = 0;
+    std::optional<std::string> error;  // the set could not be stored: it is not installed
+  };
+
+  // Installs a game set: a changed set is stored first (on the storage thread, in order with
+  // the predictions), then made current and broadcast once, on games_strand in the order given.
+  // `done` (may be empty) runs after, on that strand. No thread here waits for the database.
+  void apply_games(std::shared_ptr<const game_book> book,
+                   std::function<void(games_outcome)> done = {}) {
     {
-      std::lock_guard lock(mutex);
-      if (games && games->fingerprint() == book->fingerprint()) {
+      std::lock_guard lock(apply_mutex);
+      if (applied_fingerprint == book->fingerprint()) {
         spdlog::debug("Game set unchanged: not broadcast");
-        return std::nullopt;
+        if (done) done({});
+        return;
       }
+      applied_fingerprint = book->fingerprint();
     }
-    store->save_games(book->games());
+    std::weak_ptr<impl> weak = shared_from_this();
+    auto games_list = book->games();
+    store->save_games(std::move(games_list), [weak, book = std::move(book), done = std::move(done)](
+                                                 std::optional<std::string> error) mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      net::post(self->games_strand, [self, book = std::move(book), done = std::move(done),
+                                     error = std::move(error)]() mutable {
+        auto outcome = self->install_games(book, std::move(error));
+        if (done) done(std::move(outcome));
+      });
+    });
+  }
+
+  games_outcome install_games(const std::shared_ptr<const game_book>& book,
+                              std::optional<std::string> error) {
+    if (error) {
+      spdlog::error("Games not stored, keeping the previous set: {}", *error);
+      std::lock_guard lock(apply_mutex);
+      // The same set given again is tried again.
+      const auto installed = current_games();
+      applied_fingerprint = installed ? installed->fingerprint() : std::string();
+      return {false, 0, std::move(error)};
+    }
     auto frame = games_frame(*book);
     {
       std::lock_guard lock(mutex);
@@ -161,7 +198,20 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     m->broadcast_recipients->Increment(static_cast<double>(n));
     spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,
                  book->games().size());
-    return n;
+    return {true, n, std::nullopt};
+  }
+
+  // The game set at start, stored before the service starts (no I/O thread runs yet).
+  void apply_initial_games(const std::shared_ptr<const game_book>& book) {
+    std::promise<std::optional<std::string>> saved;
+    auto result = saved.get_future();
+    store->save_games(book->games(),
+                      [&saved](std::optional<std::string> error) { saved.set_value(error); });
+    if (auto error = result.get())
+      throw startup_error("--db.path: cannot store the games: " + *error);
+    std::lock_guard lock(apply_mutex);
+    applied_fingerprint = book->fingerprint();
+    install_games(book, std::nullopt);
   }
 
   transport::frame_ptr games_frame(const game_book& book) const {
@@ -280,10 +330,21 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   }
 
   void post_games(const transport::http_request& req, const transport::http_reply& reply) {
-    reply(games_update(req));
+    if (auto refused = admin_refusal(req)) return reply(std::move(*refused));
+    auto book = game_book::parse(req.body);
+    if (!book) return reply(json_reply(400, book.error().message));
+    const std::size_t count = (*book)->games().size();
+    apply_games(*book, [reply, count](const games_outcome& o) {
+      if (o.error) return reply(json_reply(503, "Games not stored: " + *o.error));
+      reply({200, boost::json::serialize(boost::json::object{{"status", "success"},
+                                                             {"games", count},
+                                                             {"changed", o.changed},
+                                                             {"recipients", o.recipients}})});
+    });
   }
 
-  http_response games_update(const transport::http_request& req) {
+  // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
+  std::optional<http_response> admin_refusal(const transport::http_request& req) const {
     if (admin_token.empty())
       return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
     if (!req.remote_is_loopback && !opts.admin_allow_remote) {
@@ -296,15 +357,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
       spdlog::warn("Refused POST /games from {}: bad admin token", req.remote_address);
       return json_reply(401, "Invalid admin token");
     }
-    auto book = game_book::parse(req.body);
-    if (!book) return json_reply(400, book.error().message);
-    const std::size_t count = (*book)->games().size();
-    const auto recipients = apply_games(*book);
-    return {200,
-            boost::json::serialize(boost::json::object{{"status", "success"},
-                                                       {"games", count},
-                                                       {"changed", recipients.has_value()},
-                                                       {"recipients", recipients.value_or(0)}})};
+    return std::nullopt;
   }
 
   // --- watched files ---------------------------------------------------------------------------
@@ -348,7 +401,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   std::shared_ptr<const metagraph> graph;
   std::shared_ptr<const blacklist> black;
   std::shared_ptr<const game_book> games;
-  std::mutex apply_mutex;
+  std::mutex apply_mutex;                                    // guards applied_fingerprint
+  std::string applied_fingerprint;                           // the last set given to the store
+  net::strand<net::io_context::executor_type> games_strand;  // installs stored sets in order
 
   std::optional<file_stamp> metagraph_stamp;
   std::optional<file_stamp> blacklist_stamp;
@@ -472,7 +527,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   } catch (const std::runtime_error& e) {
     throw startup_error(std::string("cannot start the server: ") + e.what());
   }
-  s.apply_games(initial);
+  s.apply_initial_games(initial);
 }
 
 validator_service::~validator_service() = default;

@@ -1,10 +1,11 @@
-// The validator's durable state in SQLite (WAL): games, every prediction verdict (unique
-// prediction_id), and each miner's accepted wagers per UTC day.
-//
-// Predictions are decided and committed on one storage thread, in groups: every request waiting
-// when a batch starts is decided and written in one transaction, and no verdict is delivered
-// before its transaction has committed. So a success confirmation never leaves for a prediction
-// that is not on disk, and durability costs one fsync per batch, not per prediction.
+// The validator's verdict pipeline over a prediction ledger (ledger.hpp; SQLite by default):
+// every prediction is decided in order (duplicate → the original verdict, the rules, the daily
+// limit) and committed on one storage thread, in groups: every request waiting when a batch
+// starts is decided and written in one transaction, and no verdict is delivered before its
+// transaction has committed. So a success confirmation never leaves for a prediction that is not
+// on disk, durability costs one fsync per batch, not per prediction, and a backend only looks up
+// and writes. Game sets are stored on the same thread, in order with the predictions; nothing
+// here blocks the caller's thread but the read-only queries, flush() and the destructor.
 #pragma once
 
 #include <chrono>
@@ -16,22 +17,17 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/protocol/outcome.hpp"
 #include "bettensor/protocol/timestamp.hpp"
+#include "bettensor/storage/ledger.hpp"
 #include "bettensor/storage/storage_error.hpp"
 
 namespace bettensor::storage {
-
-struct verdict {
-  std::optional<protocol::rejection> rejected;  // nullopt: accepted
-  std::string message;                          // "" when accepted, else the text the miner is sent
-  bool duplicate = false;  // the prediction_id was seen before: this is the original verdict
-
-  [[nodiscard]] bool accepted() const { return !rejected; }
-  /// A fresh refusal, with the rejection's text.
-  static verdict refused(protocol::rejection r) { return {r, std::string(protocol::text(r))}; }
-};
 
 /// The stateless rules, run on the storage thread after the duplicate check and before the daily
 /// limit. Returns the rule broken, or nullopt to accept.
@@ -49,9 +45,13 @@ class validator_store {
   /// deciding and committing it.
   using commit_observer = std::function<void(std::size_t, double)>;
 
-  /// Opens or creates the database and checks it (quick_check, writable). Throws storage_error
-  /// with a message naming the file otherwise: it never silently starts empty.
+  /// The SQLite ledger at opts.path: opens or creates the database and checks it (quick_check,
+  /// writable). Throws storage_error with a message naming the file otherwise: it never silently
+  /// starts empty.
   explicit validator_store(options opts, commit_observer on_commit = {});
+  /// Any backend (opts.path is not used).
+  validator_store(std::unique_ptr<prediction_ledger> ledger, options opts,
+                  commit_observer on_commit = {});
   /// Finishes every submitted prediction, then closes the database.
   ~validator_store();
   validator_store(const validator_store&) = delete;
@@ -63,14 +63,37 @@ class validator_store {
               protocol::timestamp received, prediction_rules rules,
               std::function<void(verdict)> done);
 
+  /// submit() for Asio: the verdict completes `token` on its associated executor, so
+  /// `co_await store.async_submit(..., net::use_awaitable)` resumes on the caller's executor,
+  /// and a handler bound with net::bind_executor runs there.
+  template <class Token>
+  auto async_submit(std::string hotkey, protocol::team_game_prediction prediction,
+                    protocol::timestamp received, prediction_rules rules, Token&& token) {
+    return boost::asio::async_initiate<Token, void(verdict)>(
+        [this](auto handler, std::string h, protocol::team_game_prediction p, protocol::timestamp r,
+               prediction_rules rl) {
+          auto ex = boost::asio::get_associated_executor(handler);
+          // std::function needs a copyable callable; Asio's handlers are move-only.
+          auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+          submit(std::move(h), std::move(p), r, std::move(rl), [ex, shared](verdict v) {
+            boost::asio::dispatch(
+                ex, [shared, v = std::move(v)]() mutable { (*shared)(std::move(v)); });
+          });
+        },
+        token, std::move(hotkey), std::move(prediction), received, std::move(rules));
+  }
+
   /// Blocks until everything submitted so far is decided and committed.
   void flush();
 
-  /// Replaces the stored game set (synchronously, in one transaction).
-  void save_games(const std::vector<protocol::team_game>& games);
-  [[nodiscard]] std::vector<protocol::team_game> load_games();
+  /// Replaces the stored game set, after everything submitted before it. `done` runs on the
+  /// storage thread with nullopt once it is committed, or the failure's text.
+  void save_games(std::vector<protocol::team_game> games,
+                  std::function<void(std::optional<std::string> error)> done);
 
-  // Read-only queries (tests, health).
+  // Read-only queries (start-up, tests, health): each waits for the storage thread, so never
+  // call them from a thread that must not block.
+  [[nodiscard]] std::vector<protocol::team_game> load_games();
   [[nodiscard]] std::size_t accepted_count();
   [[nodiscard]] std::size_t prediction_rows(const std::string& prediction_id);
   [[nodiscard]] double daily_total(const std::string& hotkey, protocol::timestamp day);
@@ -80,8 +103,5 @@ class validator_store {
   struct impl;
   std::unique_ptr<impl> impl_;
 };
-
-/// "2026-11-29": the UTC day of a time.
-std::string utc_day(protocol::timestamp t);
 
 }  // namespace bettensor::storage
