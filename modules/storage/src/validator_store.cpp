@@ -173,7 +173,7 @@ struct validator_store::impl {
   std::thread worker;
 };
 
-validator_store::validator_store(options opts, commit_observer on_commit)
+validator_store::validator_store(const options& opts, commit_observer on_commit)
     : validator_store(std::make_unique<sqlite_ledger>(opts.path), opts, std::move(on_commit)) {}
 
 validator_store::validator_store(std::unique_ptr<prediction_ledger> ledger, options opts,

@@ -100,9 +100,9 @@ class PipelineTest : public ::testing::Test {
 TEST_F(PipelineTest, DuplicateInsideOneBatchGetsTheOriginalVerdict) {
   const auto v = one_batch({prediction("a", 10), prediction("a", 10), prediction("b", 0)},
                            [](const protocol::team_game_prediction& p) {
-                             return p.wager <= 0 ? std::optional(
-                                                       protocol::rejection::non_positive_wager)
-                                                 : std::optional<protocol::rejection>();
+                             return p.wager <= 0
+                                        ? std::optional(protocol::rejection::non_positive_wager)
+                                        : std::optional<protocol::rejection>();
                            });
   EXPECT_TRUE(v[0].accepted());
   EXPECT_FALSE(v[0].duplicate);

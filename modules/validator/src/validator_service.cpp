@@ -205,8 +205,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   void apply_initial_games(const std::shared_ptr<const game_book>& book) {
     std::promise<std::optional<std::string>> saved;
     auto result = saved.get_future();
-    store->save_games(book->games(),
-                      [&saved](std::optional<std::string> error) { saved.set_value(error); });
+    store->save_games(book->games(), [&saved](const std::optional<std::string>& error) {
+      saved.set_value(error);
+    });
     if (auto error = result.get())
       throw startup_error("--db.path: cannot store the games: " + *error);
     std::lock_guard lock(apply_mutex);

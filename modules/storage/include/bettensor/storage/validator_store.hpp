@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/associated_executor.hpp>
@@ -48,7 +49,7 @@ class validator_store {
   /// The SQLite ledger at opts.path: opens or creates the database and checks it (quick_check,
   /// writable). Throws storage_error with a message naming the file otherwise: it never silently
   /// starts empty.
-  explicit validator_store(options opts, commit_observer on_commit = {});
+  explicit validator_store(const options& opts, commit_observer on_commit = {});
   /// Any backend (opts.path is not used).
   validator_store(std::unique_ptr<prediction_ledger> ledger, options opts,
                   commit_observer on_commit = {});
@@ -70,17 +71,18 @@ class validator_store {
   auto async_submit(std::string hotkey, protocol::team_game_prediction prediction,
                     protocol::timestamp received, prediction_rules rules, Token&& token) {
     return boost::asio::async_initiate<Token, void(verdict)>(
-        [this](auto handler, std::string h, protocol::team_game_prediction p, protocol::timestamp r,
-               prediction_rules rl) {
+        [this, hotkey = std::move(hotkey), prediction = std::move(prediction), received,
+         rules = std::move(rules)](auto handler) mutable {
           auto ex = boost::asio::get_associated_executor(handler);
           // std::function needs a copyable callable; Asio's handlers are move-only.
           auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-          submit(std::move(h), std::move(p), r, std::move(rl), [ex, shared](verdict v) {
-            boost::asio::dispatch(
-                ex, [shared, v = std::move(v)]() mutable { (*shared)(std::move(v)); });
-          });
+          submit(std::move(hotkey), std::move(prediction), received, std::move(rules),
+                 [ex, shared](verdict v) {
+                   boost::asio::dispatch(
+                       ex, [shared, v = std::move(v)]() mutable { (*shared)(std::move(v)); });
+                 });
         },
-        token, std::move(hotkey), std::move(prediction), received, std::move(rules));
+        token);  // async_initiate takes the token as an lvalue
   }
 
   /// Blocks until everything submitted so far is decided and committed.
