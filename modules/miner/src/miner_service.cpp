@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,86 +11,27 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <map>
 #include <unordered_map>
 
 #include "bettensor/crypto/bytes.hpp"
 #include "bettensor/crypto/ss58.hpp"
-#include "bettensor/domain/file_stamp.hpp"
-#include "bettensor/domain/metagraph.hpp"
 #include "bettensor/domain/rules.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
 #include "bettensor/protocol/signing.hpp"
 #include "bettensor/storage/miner_store.hpp"
-#include "bettensor/transport/http_client.hpp"
-#include "bettensor/transport/http_listener.hpp"
+#include "http_fallback.hpp"
+#include "local_api.hpp"
 #include "prediction_request.hpp"
+#include "strategy.hpp"
+#include "validator_directory.hpp"
 
 namespace bettensor::miner {
 
 namespace net = boost::asio;
 namespace json = boost::json;
 using steady = std::chrono::steady_clock;
-
-// --- addresses and settings ------------------------------------------------------------------
-
-protocol::result<validator_endpoint> parse_validator_address(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return protocol::error{protocol::errc::invalid_format,
-                           "validator address '" + std::string(text) + "': " + std::string(why) +
-                               " (expected ws://HOST:PORT@VALIDATOR_SS58 or wss://...)"};
-  };
-  validator_endpoint v;
-  v.tls = text.starts_with("wss://");
-  const std::string_view scheme = v.tls ? "wss://" : "ws://";
-  if (!text.starts_with(scheme)) return bad("must start with ws:// or wss://");
-  const auto at = text.rfind('@');
-  if (at == std::string_view::npos || at + 1 == text.size()) return bad("missing @hotkey");
-  v.hotkey = std::string(text.substr(at + 1));
-  if (!crypto::ss58_decode(v.hotkey)) return bad("the hotkey is not an SS58 address");
-  std::string_view rest = text.substr(scheme.size(), at - scheme.size());
-  if (const auto slash = rest.find('/'); slash != std::string_view::npos) {
-    v.path = std::string(rest.substr(slash));
-    rest = rest.substr(0, slash);
-  }
-  std::string_view port_text;
-  if (rest.starts_with('[')) {  // [::1]:10401
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':')
-      return bad("bad IPv6 host");
-    v.host = std::string(rest.substr(1, close - 1));
-    port_text = rest.substr(close + 2);
-  } else {
-    const auto colon = rest.rfind(':');
-    if (colon == std::string_view::npos) return bad("missing :PORT");
-    v.host = std::string(rest.substr(0, colon));
-    port_text = rest.substr(colon + 1);
-  }
-  if (v.host.empty()) return bad("missing host");
-  unsigned port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
-    return bad("bad port");
-  v.port = static_cast<std::uint16_t>(port);
-  return v;
-}
-
-std::string to_string(const validator_endpoint& v) {
-  const bool v6 = v.host.find(':') != std::string::npos;
-  return (v.tls ? "wss://" : "ws://") + (v6 ? "[" + v.host + "]" : v.host) + ":" +
-         std::to_string(v.port) + v.path + "@" + v.hotkey;
-}
-
-protocol::result<strategy> parse_strategy(std::string_view name) {
-  if (name == "favorite") return strategy::favorite;
-  if (name == "underdog") return strategy::underdog;
-  if (name == "none") return strategy::none;
-  return protocol::error{protocol::errc::invalid_format, "unknown strategy '" + std::string(name) +
-                                                             "' (favorite, underdog or none)"};
-}
 
 // --- the service -----------------------------------------------------------------------------
 
@@ -111,18 +53,6 @@ struct peer {
   std::unordered_map<std::string, steady::time_point> sent_at;  // WebSocket sends awaiting answers
 };
 
-json::object error_body(std::string_view message) {
-  return {{"status", "error"}, {"message", message}};
-}
-
-transport::http_response reply_json(unsigned status, const json::object& body) {
-  return {status, json::serialize(body)};
-}
-
-bool is_unset_ip(const std::string& ip) {
-  return ip.empty() || ip == "0.0.0.0" || ip == "0" || ip == "::";
-}
-
 }  // namespace
 
 struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
@@ -133,7 +63,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         events(std::move(ev)),
         strand(net::make_strand(io)),
         tick_timer(strand),
-        store(opts.db_path) {
+        store(opts.db_path),
+        directory(opts, identity.ss58) {
     if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
     mm = std::make_unique<metrics::miner_metrics>(opts.metrics->get());
     if (!opts.websocket_enabled && !opts.http_fallback)
@@ -142,50 +73,29 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         opts.link.reconnect_max < opts.link.reconnect_base)
       throw std::runtime_error(
           "reconnect intervals: the base must be positive and not above the maximum");
-    if (opts.metagraph_file) {
-      auto m = domain::metagraph::load(*opts.metagraph_file);
-      if (!m) throw std::runtime_error(m.error().message);
-      metagraph_now = *m;
-      metagraph_stamp = domain::stamp_of(*opts.metagraph_file);
-    }
     if (opts.api_port) {
-      transport::listener_config cfg;
-      cfg.address = opts.api_address;
-      cfg.port = *opts.api_port;
-      cfg.server_name = "bettensor-miner";
-      // A request may outlive the service (the listener stops after it): answer 503.
-      const auto route = [ref = api_owner](transport::http_request req,
-                                           transport::http_reply reply) {
-        if (auto self = ref->lock()) return self->on_api(req, std::move(reply));
-        reply(reply_json(503, error_body("The miner is shutting down")));
+      hooks.strand = strand;
+      hooks.submit = [this](const std::string& body) { return api_submit(body); };
+      hooks.status = [this] { return status_json(snapshot()); };
+      hooks.metrics = [this] { return opts.metrics->render(); };
+      hooks.storage_failed = [this](const storage::storage_error& e) {
+        storage_failed("answer the local API", e);
       };
-      transport::route_table routes;
-      routes.add("POST", "/predictions", route).add("GET", "/metrics", route);
-      routes.add("GET", "/status", route);
-      api = std::make_unique<transport::http_listener>(ioc, cfg, std::move(routes));
+      // The hooks are reached while the service exists (an aliasing pointer keeps it alive).
+      api = std::make_unique<detail::local_api>(
+          ioc, opts.api_address, *opts.api_port,
+          [ref = api_owner]() -> std::shared_ptr<detail::api_hooks> {
+            auto self = ref->lock();
+            return self ? std::shared_ptr<detail::api_hooks>(self, &self->hooks) : nullptr;
+          });
     }
   }
 
   // --- validators --------------------------------------------------------------------------
   std::string short_key(const std::string& hotkey) const { return hotkey.substr(0, 8); }
 
-  // The validators to deliver to: --validator entries, then the metagraph's permitted ones.
-  std::map<std::string, validator_endpoint> wanted() const {
-    std::map<std::string, validator_endpoint> out;
-    for (const auto& v : opts.validators) out.emplace(v.hotkey, v);
-    if (metagraph_now) {
-      for (const auto& n : metagraph_now->neurons()) {
-        if (!n.validator_permit || is_unset_ip(n.ip) || n.hotkey == identity.ss58) continue;
-        const std::uint16_t port = opts.metagraph_ws_port != 0 ? opts.metagraph_ws_port : n.port;
-        if (port == 0) continue;
-        out.emplace(n.hotkey, validator_endpoint{n.ip, port, "/ws", n.hotkey, opts.metagraph_tls});
-      }
-    }
-    return out;
-  }
-
   void sync_peers() {
-    const auto want = wanted();
+    const auto want = directory.wanted();
     for (auto it = peers.begin(); it != peers.end();) {
       const auto w = want.find(it->first);
       if (w == want.end() || w->second != it->second->endpoint) {
@@ -404,8 +314,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
 
   // --- predictions -------------------------------------------------------------------------
   std::string miner_uid() const {
-    if (metagraph_now)
-      if (const auto uid = metagraph_now->uid_of(identity.ss58)) return std::to_string(*uid);
+    if (const auto uid = directory.own_uid()) return std::to_string(*uid);
     return uid_ ? std::to_string(*uid_) : std::string("unknown");
   }
 
@@ -446,27 +355,11 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
 
   void predict_upcoming() {
     const auto now = protocol::now_utc();
+    const detail::prediction_defaults defaults{miner_uid(), opts.wager, opts.model_name};
     for (const auto& g : store.games()) {
-      if (!g.active || g.outcome != "Unfinished") continue;
-      const auto starts = protocol::parse_timestamp(g.event_start_date);
-      if (!starts || *starts <= now || store.has_prediction_for_game(g.game_id)) continue;
-      const bool a_is_favorite = g.team_a_odds <= g.team_b_odds;
-      const bool pick_a = (opts.strat == strategy::favorite) == a_is_favorite;
-      protocol::team_game_prediction p;
-      p.game_id = g.game_id;
-      p.miner_uid = miner_uid();
-      p.prediction_date = protocol::format_timestamp(now);
-      p.predicted_outcome = pick_a ? g.team_a : g.team_b;
-      p.predicted_odds = pick_a ? g.team_a_odds : g.team_b_odds;
-      p.team_a = g.team_a;
-      p.team_b = g.team_b;
-      p.wager = opts.wager;
-      p.team_a_odds = g.team_a_odds;
-      p.team_b_odds = g.team_b_odds;
-      p.tie_odds = g.tie_odds;
-      p.model_name = opts.model_name;
-      p.confidence_score = p.predicted_odds > 1 ? 1.0 / p.predicted_odds : 0.5;
-      if (auto r = accept(std::move(p)); !r)
+      auto p = detail::choose(opts.strat, g, now, defaults);
+      if (!p || store.has_prediction_for_game(g.game_id)) continue;
+      if (auto r = accept(std::move(*p)); !r)
         spdlog::warn("Strategy skipped game {}: {}", g.game_id, r.error().message);
     }
   }
@@ -489,146 +382,67 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
           "to its POST /predictions",
           to_string(p->endpoint), opts.http_fallback_grace.count(), pending.size());
       p->fallback_running = true;
-      fallback_next(
-          p, std::make_shared<std::vector<protocol::team_game_prediction>>(std::move(pending)), 0);
+      net::co_spawn(strand, fallback(shared_from_this(), p, std::move(pending)),
+                    [](const std::exception_ptr& e) {
+                      if (e) spdlog::error("HTTP fallback stopped by an exception");
+                    });
     }
   }
 
-  void end_fallback(const std::shared_ptr<peer>& p, bool retry_later) {
-    p->fallback_running = false;
-    if (retry_later) p->next_fallback = steady::now() + opts.http_fallback_grace;
-  }
-
-  void fallback_next(const std::shared_ptr<peer>& p,
-                     const std::shared_ptr<std::vector<protocol::team_game_prediction>>& todo,
-                     std::size_t i) {
-    if (stopping || !current(p) || p->connected || i == todo->size()) return end_fallback(p, false);
-    const auto& pred = (*todo)[i];
-    bool answered = false;
-    if (!storage_step("read an answer", [&] {
-          answered = store.answer(p->endpoint.hotkey, pred.prediction_id).has_value();
-        }))
-      return end_fallback(p, true);
-    if (answered) return fallback_next(p, todo, i + 1);
-    transport::http_post_request req;
-    req.host = p->endpoint.host;
-    req.port = p->endpoint.port;
-    req.target = "/predictions";
-    req.timeout = opts.http_timeout;
-    req.tls = p->endpoint.tls;
-    req.tls_ca_file = opts.link.tls_ca_file;
-    req.body = protocol::serialize(
-        protocol::sign_envelope(identity, protocol::message_type::prediction, to_json(pred)));
-    transport::async_http_post(
-        strand, std::move(req),
-        [self = shared_from_this(), p, todo, i](const transport::http_post_result& r) {
-          if (self->stopping) return;
-          if (self->on_fallback_reply(p, (*todo)[i], r)) {
-            self->fallback_next(p, todo, i + 1);
-          } else {
-            self->end_fallback(p, true);
-          }
-        });
-  }
-
-  // True to go on with the next prediction.
-  bool on_fallback_reply(const std::shared_ptr<peer>& p, const protocol::team_game_prediction& pred,
-                         const transport::http_post_result& r) {
+  // Posts `todo` one by one while the validator's WebSocket stays down; stops at the first
+  // prediction without a final answer and tries again after the grace period.
+  static net::awaitable<void> fallback(std::shared_ptr<impl> self, std::shared_ptr<peer> p,
+                                       std::vector<protocol::team_game_prediction> todo) {
+    bool retry_later = false;
     const auto& v = p->endpoint.hotkey;
-    if (!r.error.empty()) {
-      spdlog::warn("HTTP fallback to validator {} failed: {}", v, r.error);
-      mm->fallback_requests_failed->Increment();
-      return false;
-    }
-    (r.status == 200 || r.status == 400 ? mm->fallback_requests_ok : mm->fallback_requests_failed)
-        ->Increment();
-    std::string message;
-    if (auto doc = protocol::parse_json(r.body); doc && doc->is_object()) {
-      if (const auto* m = doc->get_object().if_contains("message"); m && m->is_string())
-        message = std::string(m->get_string());
-    }
-    if (r.status == 200) {
-      const protocol::frame_expectations expect{v, &p->key, protocol::now_utc(),
-                                                opts.link.timestamp_window, &p->http_nonces};
-      auto e = protocol::open_envelope(r.body, expect);
-      if (!e || e->type != protocol::message_type::confirmation) {
-        spdlog::warn("HTTP fallback: dropped the answer of validator {}: {}", v,
-                     e ? "not a confirmation" : e.error().message);
-        return false;
+    for (auto& pred : todo) {
+      if (self->stopping || !self->current(p) || p->connected) break;
+      bool answered = false;
+      if (!self->storage_step("read an answer", [&] {
+            answered = self->store.answer(v, pred.prediction_id).has_value();
+          })) {
+        retry_later = true;
+        break;
       }
-      auto c = protocol::parse_confirmation(e->data);
-      if (!c || c->prediction_id != pred.prediction_id) {
-        spdlog::warn("HTTP fallback: validator {} confirmed something else", v);
-        return false;
+      if (answered) continue;
+      const std::string id = pred.prediction_id;
+      const detail::http_target to{p->endpoint,
+                                   p->key,
+                                   p->http_nonces,
+                                   self->opts.http_timeout,
+                                   self->opts.link.timestamp_window,
+                                   self->opts.link.tls_ca_file};
+      const auto a =
+          co_await detail::post_prediction(self->strand, to, self->identity, std::move(pred));
+      if (self->stopping) co_return;
+      const bool ok_status = a.status && (*a.status == 200 || *a.status == 400);
+      (ok_status ? self->mm->fallback_requests_ok : self->mm->fallback_requests_failed)
+          ->Increment();
+      if (!a.accepted) {
+        spdlog::warn("HTTP fallback to validator {}: {}", v, a.failure);
+        retry_later = true;
+        break;
       }
-      record(p, c->prediction_id, c->status == "success", c->message, std::nullopt, "HTTP");
-      return true;
+      self->record(p, id, *a.accepted, a.message, std::nullopt, "HTTP");
     }
-    if (r.status == 400) {  // the validator refused this prediction's content: final
-      record(p, pred.prediction_id, false, message.empty() ? "HTTP 400" : message, std::nullopt,
-             "HTTP");
-      return true;
-    }
-    spdlog::warn("HTTP fallback to validator {} answered {}: {}", v, r.status,
-                 message.empty() ? r.body.substr(0, 200) : message);
-    return false;
+    p->fallback_running = false;
+    if (retry_later) p->next_fallback = steady::now() + self->opts.http_fallback_grace;
   }
 
   // --- the local API -----------------------------------------------------------------------
-  void on_api(const transport::http_request& req,
-              std::function<void(transport::http_response)> reply) {
-    if (!req.remote_is_loopback)
-      return reply(reply_json(403, error_body("The miner API accepts loopback clients only")));
-    net::post(strand, [self = shared_from_this(), req, reply = std::move(reply)] {
-      self->api_request(req, reply);
-    });
-  }
-
-  // A database failure answers 503 with the reason: the prediction was not accepted, so the
-  // model may send it again later.
-  void api_request(const transport::http_request& req,
-                   const std::function<void(transport::http_response)>& reply) {
-    try {
-      api_route(req, reply);
-    } catch (const storage::storage_error& e) {
-      storage_failed("answer the local API", e);
-      reply(reply_json(503, error_body(std::string("Miner database unavailable: ") + e.what())));
-    }
-  }
-
-  void api_route(const transport::http_request& req,
-                 const std::function<void(transport::http_response)>& reply) {
-    if (req.path == "/predictions") {
-      if (req.method != "POST") return reply(reply_json(405, error_body("Method not allowed")));
-      auto pred = detail::complete_prediction(
-          req.body, [this](const std::string& id) { return store.game(id); },
-          detail::prediction_defaults{miner_uid(), opts.wager, opts.model_name});
-      if (!pred) {
-        spdlog::info("Local API: refused a prediction: {}", pred.error().message);
-        return reply(reply_json(400, error_body(pred.error().message)));
-      }
-      auto stored = accept(std::move(*pred), true);
-      if (!stored) {
-        const bool dup = stored.error().code == protocol::errc::duplicate_id;
-        spdlog::info("Local API: refused a prediction: {}", stored.error().message);
-        return reply(reply_json(dup ? 409 : 400, error_body(stored.error().message)));
-      }
-      std::size_t connected = 0;
-      for (const auto& [k, p] : peers) connected += p->connected ? 1 : 0;
-      return reply(reply_json(202, {{"status", "accepted"},
-                                    {"prediction_id", stored->prediction_id},
-                                    {"validators", peers.size()},
-                                    {"connected_validators", connected}}));
-    }
-    if (req.path == "/metrics") {
-      if (req.method != "GET") return reply(reply_json(405, error_body("Method not allowed")));
-      return reply({200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
-    }
-    if (req.path == "/status") {
-      if (req.method != "GET") return reply(reply_json(405, error_body("Method not allowed")));
-      return reply(reply_json(200, status_json(snapshot())));
-    }
-    reply(reply_json(404, error_body("Not found")));
+  protocol::result<json::object> api_submit(const std::string& body) {
+    auto pred = detail::complete_prediction(
+        body, [this](const std::string& id) { return store.game(id); },
+        detail::prediction_defaults{miner_uid(), opts.wager, opts.model_name});
+    if (!pred) return pred.error();
+    auto stored = accept(std::move(*pred), true);
+    if (!stored) return stored.error();
+    std::size_t connected = 0;
+    for (const auto& [k, p] : peers) connected += p->connected ? 1 : 0;
+    return json::object{{"status", "accepted"},
+                        {"prediction_id", stored->prediction_id},
+                        {"validators", peers.size()},
+                        {"connected_validators", connected}};
   }
 
   miner_status snapshot() {
@@ -742,19 +556,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   }
 
   void check_metagraph(bool force) {
-    if (!opts.metagraph_file) return;
-    const auto now = domain::stamp_of(*opts.metagraph_file);
-    if (!now || (!force && metagraph_stamp && *now == *metagraph_stamp)) return;
-    metagraph_stamp = now;
-    auto m = domain::metagraph::load(*opts.metagraph_file);
-    if (!m) {
-      spdlog::error("Keeping the previous metagraph: {}", m.error().message);
-      return;
-    }
-    metagraph_now = *m;
-    spdlog::info("Metagraph re-read: block {}, {} neurons", metagraph_now->block(),
-                 metagraph_now->neurons().size());
-    sync_peers();
+    if (directory.refresh(force)) sync_peers();
   }
 
   net::io_context& ioc;
@@ -766,9 +568,9 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   storage::miner_store store;  // strand only
   // Set by start(): the API's callback reaches the service only while it exists.
   std::shared_ptr<std::weak_ptr<impl>> api_owner = std::make_shared<std::weak_ptr<impl>>();
-  std::unique_ptr<transport::http_listener> api;
-  std::shared_ptr<const domain::metagraph> metagraph_now;
-  std::optional<domain::file_stamp> metagraph_stamp;
+  detail::api_hooks hooks;
+  std::unique_ptr<detail::local_api> api;
+  detail::validator_directory directory;
   std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
   std::optional<std::int64_t> uid_;
   std::unique_ptr<metrics::miner_metrics> mm;
@@ -798,7 +600,7 @@ void miner_service::start() {
   if (impl_->api) {
     impl_->api->start();
     spdlog::info("Miner API listening on {}:{} (POST /predictions, GET /status)",
-                 impl_->opts.api_address, impl_->api->local_port());
+                 impl_->opts.api_address, impl_->api->port());
   }
   net::post(impl_->strand, [self = impl_] {
     self->sync_peers();
@@ -825,7 +627,7 @@ void miner_service::reload() {
 }
 
 std::uint16_t miner_service::api_port() const {
-  return impl_->api ? impl_->api->local_port() : 0;
+  return impl_->api ? impl_->api->port() : 0;
 }
 
 metrics::registry& miner_service::metrics() const {

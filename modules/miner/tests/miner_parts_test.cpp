@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -10,6 +12,8 @@
 #include "bettensor/miner/miner_service.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 #include "prediction_request.hpp"
+#include "strategy.hpp"
+#include "validator_directory.hpp"
 
 using namespace bettensor;
 using namespace bettensor::miner;
@@ -171,3 +175,76 @@ TEST(CompletePrediction, RefusesMalformedBodiesAndUnknownGames) {
     EXPECT_TRUE(p.error().message.starts_with(text)) << body << ": " << p.error().message;
   }
 }
+
+namespace {
+
+const detail::prediction_defaults defaults{"7", 10.0, "m"};
+
+TEST(StrategyChoice, FavoriteAndUnderdogFromTheOddsAlone) {
+  const auto now = protocol::now_utc();
+  const auto fav = detail::choose(strategy::favorite, game(), now, defaults);
+  ASSERT_TRUE(fav);
+  EXPECT_EQ(fav->predicted_outcome, "Lions");
+  EXPECT_EQ(fav->predicted_odds, 1.8);
+  EXPECT_DOUBLE_EQ(fav->confidence_score.value_or(0), 1.0 / 1.8);
+  EXPECT_EQ(fav->miner_uid, "7");
+  EXPECT_EQ(fav->wager, 10.0);
+  EXPECT_EQ(fav->model_name, "m");
+  EXPECT_EQ(fav->prediction_date, protocol::format_timestamp(now));
+  const auto dog = detail::choose(strategy::underdog, game(), now, defaults);
+  ASSERT_TRUE(dog);
+  EXPECT_EQ(dog->predicted_outcome, "Tigers");
+  EXPECT_FALSE(detail::choose(strategy::none, game(), now, defaults));
+}
+
+TEST(StrategyChoice, NothingOnStartedFinishedOrInactiveGames) {
+  const auto now = protocol::now_utc();
+  auto g = game();
+  EXPECT_FALSE(detail::choose(strategy::favorite, g, now + std::chrono::hours(3), defaults));
+  g.outcome = "TeamAWin";
+  EXPECT_FALSE(detail::choose(strategy::favorite, g, now, defaults));
+  g = game();
+  g.active = false;
+  EXPECT_FALSE(detail::choose(strategy::favorite, g, now, defaults));
+  g = game();
+  g.event_start_date = "not a time";
+  EXPECT_FALSE(detail::choose(strategy::favorite, g, now, defaults));
+}
+
+TEST(ValidatorDirectory, FlagsWinThenPermittedReachableValidators) {
+  const auto dir = std::filesystem::temp_directory_path() / ("bettensor-dir-" + some_ss58());
+  std::filesystem::create_directories(dir);
+  const std::string own = some_ss58();
+  const std::string a = some_ss58();
+  const std::string b = some_ss58();
+  const std::string c = some_ss58();
+  const auto neuron = [](std::int64_t uid, const std::string& hk, bool permit, const char* ip,
+                         int port) {
+    return boost::json::object{{"uid", uid},
+                               {"hotkey", hk},
+                               {"validator_permit", permit},
+                               {"stake", 1.0},
+                               {"axon", {{"ip", ip}, {"port", port}}}};
+  };
+  std::ofstream(dir / "metagraph.json") << boost::json::serialize(boost::json::object{
+      {"netuid", 30},
+      {"block", 1},
+      {"neurons", boost::json::array{neuron(0, a, true, "10.0.0.1", 9000),
+                                     neuron(1, b, true, "0.0.0.0", 9000),  // no axon
+                                     neuron(2, c, false, "10.0.0.3", 9000),
+                                     neuron(3, own, true, "10.0.0.4", 9000)}}});
+  miner_options opts;
+  opts.metagraph_file = dir / "metagraph.json";
+  opts.metagraph_ws_port = 10401;
+  opts.validators.push_back(validator_endpoint{"127.0.0.1", 1, "/ws", a, false});
+  detail::validator_directory d(opts, own);
+  const auto wanted = d.wanted();
+  ASSERT_EQ(wanted.size(), 1U);               // b has no axon, c no permit, own is the miner itself
+  EXPECT_EQ(wanted.at(a).host, "127.0.0.1");  // the flag's entry wins
+  EXPECT_EQ(d.own_uid(), 3);
+  EXPECT_FALSE(d.refresh(false));  // unchanged file
+  EXPECT_TRUE(d.refresh(true));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
