@@ -19,6 +19,7 @@
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/timestamp.hpp"
+#include "bettensor/test/metagraph_file.hpp"
 #include "bettensor/test/sample_games.hpp"
 #include "bettensor/validator/validator_service.hpp"
 
@@ -50,18 +51,10 @@ struct validator_harness {
     std::string tmpl = (base / "bettensor-fuzz-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
     dir = tmpl;
-    const auto neuron = [](const crypto::hotkey& k, int uid, bool permit) {
-      return boost::json::object{{"uid", uid},
-                                 {"hotkey", k.ss58},
-                                 {"validator_permit", permit},
-                                 {"stake", 1.0},
-                                 {"axon", {{"ip", "0.0.0.0"}, {"port", 0}}}};
-    };
-    std::ofstream(dir / "metagraph.json") << boost::json::serialize(boost::json::object{
-        {"netuid", 30},
-        {"block", 1},
-        {"neurons", boost::json::array{neuron(validator, 0, true), neuron(miner, 7, false),
-                                       neuron(blacklisted, 8, false)}}});
+    test::write_metagraph(
+        dir / "metagraph.json",
+        {test::validator_neuron(0, validator.ss58, 0, 1.0), test::miner_neuron(7, miner.ss58),
+         test::miner_neuron(8, blacklisted.ss58)});
     std::ofstream(dir / "blacklist.txt") << blacklisted.ss58 << '\n';
     boost::json::array games;
     for (const auto& g : test::upcoming_games()) games.push_back(protocol::to_json(g));

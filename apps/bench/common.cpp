@@ -29,6 +29,7 @@
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/test/metagraph_file.hpp"
 
 extern char** environ;
 
@@ -165,14 +166,6 @@ std::uint16_t free_port() {
   return a.local_endpoint().port();
 }
 
-json::object neuron(int uid, const std::string& ss58, bool validator) {
-  return json::object{{"uid", uid},
-                      {"hotkey", ss58},
-                      {"validator_permit", validator},
-                      {"stake", 1.0},
-                      {"axon", {{"ip", validator ? "127.0.0.1" : "0.0.0.0"}, {"port", 0}}}};
-}
-
 // A file only its owner may read (keys, the admin token).
 void write_private(const fs::path& file, const std::string& text) {
   std::ofstream(file) << text;
@@ -198,20 +191,19 @@ std::vector<std::string> prepare_workdir(const fs::path& dir, int miner_count,
   } else if (!crypto::ss58_decode(validator)) {
     throw std::runtime_error("--validator_hotkey: '" + validator + "' is not an SS58 address");
   }
-  json::array neurons{neuron(0, validator, true)};
+  std::vector<test::neuron> neurons{{0, validator, true, 1.0, "127.0.0.1", 0}};
   json::array keys;
   for (int i = 0; i < miner_count; ++i) {
     crypto::mini_secret seed{};
     const auto kp = crypto::keypair::generate(&seed);
     const auto ss58 = crypto::ss58_encode(kp.public_key_bytes());
-    neurons.push_back(neuron(i + 1, ss58, false));
+    neurons.push_back(test::miner_neuron(i + 1, ss58));
     keys.push_back(json::object{{"ss58", ss58}, {"mini_secret", crypto::to_hex(seed)}});
     sodium_memzero(seed.data(), seed.size());
   }
   write_private(dir / keys_file,
                 json::serialize(json::object{{"validator", validator}, {"miners", keys}}));
-  std::ofstream(dir / "metagraph.json")
-      << json::serialize(json::object{{"netuid", 30}, {"block", 1}, {"neurons", neurons}});
+  test::write_metagraph(dir / "metagraph.json", neurons);
   std::ofstream(dir / "games.json")
       << protocol::to_canonical(json::array{protocol::to_json(make_game("bench-1"))});
   write_private(dir / "admin.token", protocol::make_nonce() + "\n");

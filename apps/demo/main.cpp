@@ -26,6 +26,7 @@
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/timestamp.hpp"
 #include "bettensor/storage/validator_store.hpp"
+#include "bettensor/test/metagraph_file.hpp"
 #include "bettensor/transport/http_client.hpp"
 #include "bettensor/validator/validator_service.hpp"
 
@@ -108,18 +109,14 @@ struct neuron_entry {
 
 void write_metagraph(const fs::path& file, const std::vector<neuron_entry>& neurons,
                      std::int64_t block) {
-  json::array list;
+  std::vector<test::neuron> list;
   for (std::size_t uid = 0; uid < neurons.size(); ++uid) {
     const auto& n = neurons[uid];
-    list.push_back(json::object{
-        {"uid", uid},
-        {"hotkey", n.hotkey},
-        {"validator_permit", n.validator},
-        {"stake", n.validator ? 50000.0 : 10.0},
-        {"axon", json::object{{"ip", n.validator ? "127.0.0.1" : "0.0.0.0"}, {"port", n.port}}}});
+    const auto id = static_cast<std::int64_t>(uid);
+    list.push_back(n.validator ? test::validator_neuron(id, n.hotkey, n.port, 50000.0)
+                               : test::miner_neuron(id, n.hotkey, 10.0));
   }
-  write_file(file, json::serialize(json::object{
-                       {"netuid", 30}, {"block", block}, {"neurons", std::move(list)}}));
+  test::write_metagraph(file, list, block);
 }
 
 struct fixture_team {

@@ -165,31 +165,16 @@ class MinerTest : public ValidatorTest {
 
   /// The metagraph: every validator with a permit and its real port, then the miners.
   void write_metagraph_with_ports(std::optional<std::size_t> without_extra = std::nullopt) {
-    boost::json::array neurons;
-    const auto validator = [&](const crypto::hotkey& k, std::int64_t uid, std::uint16_t port) {
-      neurons.push_back({{"uid", uid},
-                         {"hotkey", k.ss58},
-                         {"validator_permit", true},
-                         {"stake", 1000.0},
-                         {"axon", {{"ip", port != 0 ? "127.0.0.1" : "0.0.0.0"}, {"port", port}}}});
-    };
-    validator(validator_, 0, port_);
-    for (std::size_t i = 0; i < miners_.size(); ++i) {
-      neurons.push_back({{"uid", static_cast<std::int64_t>(i + 1)},
-                         {"hotkey", miners_[i].ss58},
-                         {"validator_permit", false},
-                         {"stake", 1.0},
-                         {"axon", {{"ip", "0.0.0.0"}, {"port", 0}}}});
-    }
+    std::vector<test::neuron> neurons{test::validator_neuron(0, validator_.ss58, port_)};
+    for (std::size_t i = 0; i < miners_.size(); ++i)
+      neurons.push_back(test::miner_neuron(static_cast<std::int64_t>(i + 1), miners_[i].ss58));
     for (std::size_t i = 0; i < extra_.size(); ++i) {
       if (without_extra == i) continue;
-      validator(extra_[i].key, static_cast<std::int64_t>(100 + i),
-                extra_[i].service ? extra_[i].service->port() : 0);
+      neurons.push_back(test::validator_neuron(static_cast<std::int64_t>(100 + i),
+                                               extra_[i].key.ss58,
+                                               extra_[i].service ? extra_[i].service->port() : 0));
     }
-    const auto tmp = dir_ / "metagraph.json.tmp";
-    std::ofstream(tmp) << boost::json::serialize(
-        boost::json::object{{"netuid", 30}, {"block", ++block_}, {"neurons", neurons}});
-    fs::rename(tmp, dir_ / "metagraph.json");
+    test::write_metagraph(dir_ / "metagraph.json", neurons, ++block_);
   }
 
   /// Runs the io_context on two threads for tests without an in-process validator.

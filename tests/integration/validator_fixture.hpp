@@ -17,6 +17,7 @@
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
+#include "bettensor/test/metagraph_file.hpp"
 #include "bettensor/test/sample_games.hpp"
 #include "bettensor/test/tls_files.hpp"
 #include "bettensor/test/ws_client.hpp"
@@ -81,21 +82,10 @@ class ValidatorTest : public ::testing::Test {
   }
 
   void write_metagraph(const std::vector<crypto::hotkey>& registered) {
-    boost::json::array neurons;
-    neurons.push_back({{"uid", 0},
-                       {"hotkey", validator_.ss58},
-                       {"validator_permit", true},
-                       {"stake", 1000.0},
-                       {"axon", {{"ip", "127.0.0.1"}, {"port", 10401}}}});
-    for (std::size_t i = 0; i < registered.size(); ++i) {
-      neurons.push_back({{"uid", static_cast<std::int64_t>(uid_of(registered[i]))},
-                         {"hotkey", registered[i].ss58},
-                         {"validator_permit", false},
-                         {"stake", 1.0},
-                         {"axon", {{"ip", "0.0.0.0"}, {"port", 0}}}});
-    }
-    std::ofstream(dir_ / "metagraph.json") << boost::json::serialize(
-        boost::json::object{{"netuid", 30}, {"block", 1}, {"neurons", neurons}});
+    std::vector<test::neuron> neurons{test::validator_neuron(0, validator_.ss58, 10401)};
+    for (const auto& m : registered)
+      neurons.push_back(test::miner_neuron(static_cast<std::int64_t>(uid_of(m)), m.ss58));
+    test::write_metagraph(dir_ / "metagraph.json", neurons);
   }
 
   std::size_t uid_of(const crypto::hotkey& miner) const {
