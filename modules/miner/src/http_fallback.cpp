@@ -20,9 +20,8 @@ net::awaitable<transport::http_post_result> post(net::any_io_executor ex,
                                                  transport::http_post_request req) {
   auto initiation = [&ex, &req](auto handler) {
     auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    transport::async_http_post(ex, std::move(req), [shared](transport::http_post_result r) {
-      (*shared)(std::move(r));
-    });
+    transport::async_http_post(
+        ex, std::move(req), [shared](transport::http_post_result r) { (*shared)(std::move(r)); });
   };
   co_return co_await net::async_initiate<decltype(net::use_awaitable),
                                          void(transport::http_post_result)>(initiation,
@@ -61,7 +60,8 @@ net::awaitable<http_answer> post_prediction(net::any_io_executor ex, http_target
                                               to.timestamp_window, &to.nonces};
     auto e = protocol::open_envelope(r.body, expect);
     if (!e || e->type != protocol::message_type::confirmation) {
-      a.failure = "dropped the answer: " + (e ? std::string("not a confirmation") : e.error().message);
+      a.failure =
+          "dropped the answer: " + (e ? std::string("not a confirmation") : e.error().message);
       co_return a;
     }
     auto c = protocol::parse_confirmation(e->data);

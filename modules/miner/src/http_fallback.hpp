@@ -28,8 +28,8 @@ struct http_answer {
 
 struct http_target {
   const validator_endpoint& endpoint;
-  const crypto::public_key& key;    // the validator's: its confirmation must be signed by it
-  protocol::replay_guard& nonces;   // of the confirmations received over HTTP from it
+  const crypto::public_key& key;   // the validator's: its confirmation must be signed by it
+  protocol::replay_guard& nonces;  // of the confirmations received over HTTP from it
   std::chrono::milliseconds timeout;
   std::chrono::seconds timestamp_window;
   const std::string& tls_ca_file;
@@ -37,8 +37,7 @@ struct http_target {
 
 /// Signs `pred` as `identity`, posts it and reads the answer. Completes on `ex`. The references
 /// in `to` must outlive the coroutine.
-boost::asio::awaitable<http_answer> post_prediction(boost::asio::any_io_executor ex,
-                                                    http_target to,
+boost::asio::awaitable<http_answer> post_prediction(boost::asio::any_io_executor ex, http_target to,
                                                     const crypto::hotkey& identity,
                                                     protocol::team_game_prediction pred);
 

@@ -5,7 +5,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/json/serialize.hpp>
 
-
 namespace bettensor::miner::detail {
 
 namespace json = boost::json;
@@ -54,26 +53,27 @@ void post_prediction(api_hooks& hooks, const http_request& req, const http_reply
 
 local_api::local_api(boost::asio::io_context& ioc, const std::string& address, std::uint16_t port,
                      std::function<std::shared_ptr<api_hooks>()> owner)
-    : listener_(ioc,
-                [&] {
-                  transport::listener_config cfg;
-                  cfg.address = address;
-                  cfg.port = port;
-                  cfg.server_name = "bettensor-miner";
-                  return cfg;
-                }(),
-                [&] {
-                  transport::route_table t;
-                  t.add("POST", "/predictions", guarded(owner, post_prediction));
-                  t.add("GET", "/status",
-                        guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
-                          r(reply_json(200, h.status()));
-                        }));
-                  t.add("GET", "/metrics",
-                        guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
-                          r({200, h.metrics(), "text/plain; version=0.0.4; charset=utf-8"});
-                        }));
-                  return t;
-                }()) {}
+    : listener_(
+          ioc,
+          [&] {
+            transport::listener_config cfg;
+            cfg.address = address;
+            cfg.port = port;
+            cfg.server_name = "bettensor-miner";
+            return cfg;
+          }(),
+          [&] {
+            transport::route_table t;
+            t.add("POST", "/predictions", guarded(owner, post_prediction));
+            t.add("GET", "/status",
+                  guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
+                    r(reply_json(200, h.status()));
+                  }));
+            t.add("GET", "/metrics",
+                  guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
+                    r({200, h.metrics(), "text/plain; version=0.0.4; charset=utf-8"});
+                  }));
+            return t;
+          }()) {}
 
 }  // namespace bettensor::miner::detail

@@ -26,7 +26,7 @@ struct api_hooks {
   /// answers 409, anything else 400). May throw storage_error (503 with the reason).
   std::function<protocol::result<boost::json::object>(const std::string& body)> submit;
   std::function<boost::json::object()> status;
-  std::function<std::string()> metrics;  // the Prometheus text
+  std::function<std::string()> metrics;                               // the Prometheus text
   std::function<void(const storage::storage_error&)> storage_failed;  // logs and counts
 };
 

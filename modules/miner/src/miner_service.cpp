@@ -53,6 +53,11 @@ struct peer {
   std::unordered_map<std::string, steady::time_point> sent_at;  // WebSocket sends awaiting answers
 };
 
+// How an answer came, for logs and miner_events::answered.
+std::string_view via_text(metrics::channel c) {
+  return c == metrics::channel::http ? "HTTP" : "WebSocket";
+}
+
 }  // namespace
 
 struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
@@ -242,7 +247,8 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         p->sent_at.erase(it);
         mm->confirmation_seconds->Observe(static_cast<double>(rtt->count()) / 1e6);
       }
-      record(p, c->prediction_id, c->status == "success", c->message, rtt, "WebSocket");
+      record(p, c->prediction_id, c->status == "success", c->message, rtt,
+             metrics::channel::websocket);
     } else if (e.type == mt::game_update) {
       auto u = protocol::parse_game_update(e.data);
       if (!u) {
@@ -285,21 +291,21 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   // answer the database refuses is kept in memory and recorded by a later tick.
   void record(const std::shared_ptr<peer>& p, const std::string& prediction_id, bool accepted,
               const std::string& message, std::optional<std::chrono::microseconds> rtt,
-              std::string_view via) {
+              metrics::channel c) {
     const auto& v = p->endpoint.hotkey;
     bool again = false;
     if (!storage_step("record an answer", [&] {
           again = store.answer(v, prediction_id).has_value();
           if (!again) store.record_answer(v, prediction_id, accepted, message);
         })) {
-      unrecorded.push_back({p, prediction_id, accepted, message, std::string(via)});
+      unrecorded.push_back({p, prediction_id, accepted, message, c});
       return;
     }
     if (again) {
       spdlog::debug("Validator {} answered prediction {} again", v, prediction_id);
       return;
     }
-    const auto c = via == "HTTP" ? metrics::channel::http : metrics::channel::websocket;
+    const std::string_view via = via_text(c);
     metrics::at(accepted ? mm->answers_accepted : mm->answers_rejected, c).Increment();
     mm->outbox_pending->Decrement();
     if (accepted) {
@@ -423,7 +429,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
         retry_later = true;
         break;
       }
-      self->record(p, id, *a.accepted, a.message, std::nullopt, "HTTP");
+      self->record(p, id, *a.accepted, a.message, std::nullopt, metrics::channel::http);
     }
     p->fallback_running = false;
     if (retry_later) p->next_fallback = steady::now() + self->opts.http_fallback_grace;
@@ -582,7 +588,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
     std::string prediction_id;
     bool accepted;
     std::string message;
-    std::string via;
+    metrics::channel via;
   };
   std::vector<unrecorded_answer> unrecorded;
   std::map<std::string, protocol::team_game> unstored_games;  // by game_id
