@@ -95,6 +95,60 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     }
   }
 
+  // --- start-up ------------------------------------------------------------------------------
+  // The metagraph, the blacklist and the admin token; each error names its flag.
+  void load_access_files() {
+    auto g = metagraph::load(opts.metagraph_file);
+    if (!g) throw startup_error("--metagraph.file: " + g.error().message);
+    graph = *g;
+    metagraph_stamp = stamp_of(opts.metagraph_file);
+    if (opts.blacklist_file) {
+      auto b = blacklist::load(*opts.blacklist_file);
+      if (!b) throw startup_error("--blacklist.file: " + b.error().message);
+      black = *b;
+      blacklist_stamp = stamp_of(*opts.blacklist_file);
+    }
+    if (opts.admin_token_file) admin_token = read_token(*opts.admin_token_file);
+  }
+
+  void open_store() {
+    try {
+      store = std::make_unique<storage::validator_store>(
+          storage::validator_store::options{opts.db_path, opts.daily_wager_limit, 512},
+          [m = m](std::size_t batch, double seconds) {
+            m->storage_batch_predictions->Observe(static_cast<double>(batch));
+            m->storage_commit_seconds->Observe(seconds);
+          });
+    } catch (const storage::storage_error& e) {
+      throw startup_error(std::string("--db.path: ") + e.what());
+    }
+  }
+
+  // The games file when there is one, else the set stored by the last run.
+  std::shared_ptr<const game_book> initial_games() {
+    if (opts.games_file) {
+      auto book = game_book::load(*opts.games_file);
+      if (!book) throw startup_error("--games.file: " + book.error().message);
+      games_stamp = stamp_of(*opts.games_file);
+      return *book;
+    }
+    auto book = game_book::make(store->load_games());
+    if (!book) throw startup_error("--db.path: stored games are invalid: " + book.error().message);
+    return *book;
+  }
+
+  void open_server(transport::server::callbacks cb) {
+    entry = cb;
+    try {
+      server.emplace(ioc, opts.server, identity, nonces, std::move(cb));
+    } catch (const std::system_error& e) {
+      throw startup_error("--websocket.port: cannot listen on " + opts.server.address + ":" +
+                          std::to_string(opts.server.port) + ": " + e.what());
+    } catch (const std::runtime_error& e) {
+      throw startup_error(std::string("cannot start the server: ") + e.what());
+    }
+  }
+
   // --- who may connect -------------------------------------------------------------------------
   transport::auth_decision authorize(const std::string& hotkey) const {
     std::lock_guard lock(mutex);
@@ -444,45 +498,8 @@ class heartbeat_response_handler final : public message_handler {
   void handle(const std::shared_ptr<peer_connection>&, protocol::envelope&&) override {}
 };
 
-}  // namespace
-
-validator_service::validator_service(net::io_context& ioc, validator_options opts,
-                                     crypto::hotkey identity)
-    : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(identity))) {
-  auto& s = *impl_;
-  auto g = metagraph::load(s.opts.metagraph_file);
-  if (!g) throw startup_error("--metagraph.file: " + g.error().message);
-  s.graph = *g;
-  s.metagraph_stamp = stamp_of(s.opts.metagraph_file);
-  if (s.opts.blacklist_file) {
-    auto b = blacklist::load(*s.opts.blacklist_file);
-    if (!b) throw startup_error("--blacklist.file: " + b.error().message);
-    s.black = *b;
-    s.blacklist_stamp = stamp_of(*s.opts.blacklist_file);
-  }
-  if (s.opts.admin_token_file) s.admin_token = read_token(*s.opts.admin_token_file);
-  try {
-    s.store = std::make_unique<storage::validator_store>(
-        storage::validator_store::options{s.opts.db_path, s.opts.daily_wager_limit, 512},
-        [m = s.m](std::size_t batch, double seconds) {
-          m->storage_batch_predictions->Observe(static_cast<double>(batch));
-          m->storage_commit_seconds->Observe(seconds);
-        });
-  } catch (const storage::storage_error& e) {
-    throw startup_error(std::string("--db.path: ") + e.what());
-  }
-  std::shared_ptr<const game_book> initial;
-  if (s.opts.games_file) {
-    auto book = game_book::load(*s.opts.games_file);
-    if (!book) throw startup_error("--games.file: " + book.error().message);
-    initial = *book;
-    s.games_stamp = stamp_of(*s.opts.games_file);
-  } else {
-    auto book = game_book::make(s.store->load_games());
-    if (!book) throw startup_error("--db.path: stored games are invalid: " + book.error().message);
-    initial = *book;
-  }
-
+// One line per message type (see registry.hpp).
+void register_handlers(validator_service::impl& s) {
   s.registry->add(std::string(protocol::message_type::prediction),
                   std::make_unique<prediction_handler>(s));
   s.registry->add(std::string(protocol::message_type::heartbeat),
@@ -496,9 +513,13 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
         peer->send(s.server->make_frame(protocol::message_type::error,
                                         protocol::to_json(protocol::error_data{message})));
       });
+}
 
+// What the server calls; each holds the service weakly, so a late call after it is gone is
+// refused or dropped.
+transport::server::callbacks server_callbacks(const std::shared_ptr<validator_service::impl>& s) {
   transport::server::callbacks cb;
-  std::weak_ptr<impl> weak = impl_;
+  std::weak_ptr<validator_service::impl> weak = s;
   cb.authorize = [weak](const protocol::authenticated_peer& p) {
     auto self = weak.lock();
     return self ? self->authorize(p.hotkey)
@@ -518,16 +539,21 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
     if (!self) return;
     self->registry->dispatch(peer, std::move(e));
   };
-  cb.routes = s.http_routes();
-  s.entry = cb;
-  try {
-    s.server.emplace(ioc, s.opts.server, s.identity, s.nonces, std::move(cb));
-  } catch (const std::system_error& e) {
-    throw startup_error("--websocket.port: cannot listen on " + s.opts.server.address + ":" +
-                        std::to_string(s.opts.server.port) + ": " + e.what());
-  } catch (const std::runtime_error& e) {
-    throw startup_error(std::string("cannot start the server: ") + e.what());
-  }
+  cb.routes = s->http_routes();
+  return cb;
+}
+
+}  // namespace
+
+validator_service::validator_service(net::io_context& ioc, validator_options opts,
+                                     crypto::hotkey identity)
+    : impl_(std::make_shared<impl>(ioc, std::move(opts), std::move(identity))) {
+  auto& s = *impl_;
+  s.load_access_files();
+  s.open_store();
+  const auto initial = s.initial_games();
+  register_handlers(s);
+  s.open_server(server_callbacks(impl_));
   s.apply_initial_games(initial);
 }
 
