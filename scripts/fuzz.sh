@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for N seconds (default 60) from the seed
-# corpus in fuzz/corpus/<target>, as many at once as there are cores (a fuzzer uses one). New
+# corpus in fuzz/corpus/<target>, half of them at once (at least one per core). New
 # inputs go to a temporary directory; a crash leaves its input in fuzz/artifacts/ and fails the
-# script.
+# script. `fuzz.sh --build-only` only builds them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -12,6 +12,7 @@ CC=clang CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DBETTENSOR_BUILD_FUZZ=ON -DBETTENSOR_BUILD_TESTS=OFF -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
 cmake --build build/fuzz -j "$(nproc)" --target envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz \
   session_policy_fuzz
+[[ ${1:-} == --build-only ]] && exit 0
 
 mkdir -p fuzz/artifacts
 logs=$(mktemp -d)
@@ -26,7 +27,9 @@ fuzz_one() {
 }
 
 targets=(envelope_fuzz ss58_fuzz handshake_fuzz validator_fuzz session_policy_fuzz)
-at_once=$(nproc)
+# Half the targets at a time, and at least as many as there are cores: two rounds of $seconds.
+at_once=$(((${#targets[@]} + 1) / 2))
+((at_once < $(nproc))) && at_once=$(nproc)
 failed=0
 for ((i = 0; i < ${#targets[@]}; i += at_once)); do
   batch=("${targets[@]:i:at_once}")
