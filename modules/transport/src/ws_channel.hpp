@@ -7,7 +7,6 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -51,52 +50,8 @@ class ws_channel {
   virtual net::any_io_executor executor() = 0;
 };
 
-template <class Next>
-class ws_channel_over final : public ws_channel {
- public:
-  ws_channel_over(Next&& next, const ws_settings& s) : ws_(std::move(next)) {
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = s.handshake_timeout;
-    t.idle_timeout = websocket::stream_base::none();  // silence is the owner's watchdog's job
-    t.keep_alive_pings = false;
-    ws_.set_option(t);
-    ws_.read_message_max(s.read_message_max);
-    if (s.deflate) ws_.set_option(*s.deflate);
-    if (s.server) {
-      ws_.auto_fragment(false);
-      ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-        res.set(beast::http::field::server, "bettensor-validator");
-      }));
-    }
-  }
-
-  net::awaitable<op_result> accept(beast::http::request<beast::http::string_body>& req) override {
-    co_return co_await ws_.async_accept(req, use_nothrow);
-  }
-  net::awaitable<op_result> handshake(std::string host, std::string target) override {
-    co_return co_await ws_.async_handshake(host, target, use_nothrow);
-  }
-  net::awaitable<io_result> read(beast::flat_buffer& buffer) override {
-    co_return co_await ws_.async_read(buffer, use_nothrow);
-  }
-  net::awaitable<io_result> write(net::const_buffer data) override {
-    co_return co_await ws_.async_write(data, use_nothrow);
-  }
-  net::awaitable<op_result> close(websocket::close_reason why) override {
-    co_return co_await ws_.async_close(why, use_nothrow);
-  }
-  [[nodiscard]] bool got_text() const override { return ws_.got_text(); }
-  [[nodiscard]] const websocket::close_reason& reason() const override { return ws_.reason(); }
-  beast::tcp_stream& tcp() override { return beast::get_lowest_layer(ws_); }
-  net::any_io_executor executor() override { return ws_.get_executor(); }
-
- private:
-  websocket::stream<Next> ws_;
-};
-
-template <class Next>
-std::unique_ptr<ws_channel> make_ws_channel(Next&& next, const ws_settings& s) {
-  return std::make_unique<ws_channel_over<std::decay_t<Next>>>(std::forward<Next>(next), s);
-}
+/// The channel over each stream type (both in ws_channel.cpp).
+std::unique_ptr<ws_channel> make_ws_channel(beast::tcp_stream&& next, const ws_settings& s);
+std::unique_ptr<ws_channel> make_ws_channel(tls_stream&& next, const ws_settings& s);
 
 }  // namespace bettensor::transport::detail
