@@ -1,9 +1,6 @@
 #include "common.hpp"
 
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/connect.hpp>
@@ -30,8 +27,6 @@
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/signing.hpp"
 #include "bettensor/test/metagraph_file.hpp"
-
-extern char** environ;
 
 namespace bettensor::bench {
 
@@ -142,22 +137,6 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[i];
 }
 
-validator_process::validator_process(const fs::path& bin, std::vector<std::string> args) {
-  args.insert(args.begin(), bin.string());
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0)
-    throw std::runtime_error("cannot start " + bin.string());
-}
-
-validator_process::~validator_process() {
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-}
-
 namespace {
 
 std::uint16_t free_port() {
@@ -257,7 +236,9 @@ void world::start_validator(const settings& s, int miner_count, std::vector<std:
   if (s.compression) args.push_back("--websocket.compression=true");
   if (s.threads > 0) args.push_back("--threads=" + std::to_string(s.threads));
   for (auto& a : extra) args.push_back(std::move(a));
-  server_.emplace(s.validator_bin, std::move(args));
+  args.insert(args.begin(), s.validator_bin.string());
+  // Its log on the terminal; a clean stop (SIGTERM) at the end of the run.
+  server_.emplace(std::move(args), test::child_process::options{false, SIGTERM});
   pid_ = server_->pid();
   for (int i = 0;; ++i) {  // until it listens
     net::io_context probe;
@@ -265,8 +246,7 @@ void world::start_validator(const settings& s, int miner_count, std::vector<std:
     beast::error_code ec;
     sock.connect(where_.endpoint, ec);
     if (!ec) break;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_)
+    if (!server_->running())
       throw std::runtime_error("the validator exited at start (see its message above)");
     if (i > 1000) throw std::runtime_error("the validator did not start listening");
     std::this_thread::sleep_for(10ms);

@@ -21,6 +21,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/protocol/messages.hpp"
 #include "bettensor/protocol/replay_guard.hpp"
+#include "bettensor/test/child_process.hpp"
 
 namespace bettensor::bench {
 
@@ -85,19 +86,6 @@ std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
 // Percentile of sorted values (p in 0..100).
 double percentile(const std::vector<double>& sorted, double p);
 
-// The validator under test, as a child process; SIGTERM and reaped on destruction.
-class validator_process {
- public:
-  validator_process(const fs::path& bin, std::vector<std::string> args);
-  validator_process(const validator_process&) = delete;
-  validator_process& operator=(const validator_process&) = delete;
-  ~validator_process();
-  [[nodiscard]] pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
-
 // The validator's identity, to check the signatures of its confirmations.
 struct validator_key {
   std::string ss58;
@@ -147,7 +135,7 @@ class world {
   std::string token_;
   target where_;
   pid_t pid_ = 0;
-  std::optional<validator_process> server_;
+  std::optional<test::child_process> server_;  // the validator under test, when started here
 };
 
 // Confirmation counters of the modes that send predictions.
