@@ -31,24 +31,29 @@ void hub::leave(ws_session* s) {
   }
 }
 
-std::vector<std::shared_ptr<ws_session>> hub::authenticated_sessions() const {
+namespace {
+
+// The sessions of a map of weak pointers that are still alive.
+template <class Map>
+std::vector<std::shared_ptr<ws_session>> live(const Map& sessions) {
   std::vector<std::shared_ptr<ws_session>> out;
-  std::lock_guard lock(mutex_);
-  out.reserve(by_hotkey_.size());
-  for (const auto& [key, weak] : by_hotkey_) {
+  out.reserve(sessions.size());
+  for (const auto& [key, weak] : sessions) {
     if (auto s = weak.lock()) out.push_back(std::move(s));
   }
   return out;
 }
 
-std::vector<std::shared_ptr<ws_session>> hub::all_sessions() const {
-  std::vector<std::shared_ptr<ws_session>> out;
+}  // namespace
+
+std::vector<std::shared_ptr<ws_session>> hub::authenticated_sessions() const {
   std::lock_guard lock(mutex_);
-  out.reserve(sessions_.size());
-  for (const auto& [ptr, weak] : sessions_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
-  }
-  return out;
+  return live(by_hotkey_);
+}
+
+std::vector<std::shared_ptr<ws_session>> hub::all_sessions() const {
+  std::lock_guard lock(mutex_);
+  return live(sessions_);
 }
 
 std::vector<session_info> hub::snapshot() const {
