@@ -37,15 +37,12 @@ using domain::game_book;
 using domain::metagraph;
 using domain::stamp_of;
 using transport::http_response;
+using transport::json_error;
 using transport::peer_connection;
 
 namespace {
 
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
-
-http_response json_reply(unsigned status, std::string_view message) {
-  return transport::json_error(status, message);
-}
 
 std::string read_token(const fs::path& file) {
   std::ifstream in(file);
@@ -327,7 +324,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
     const auto with = [weak](auto member) {
       return [weak, member](transport::http_request req, transport::http_reply reply) {
         auto self = weak.lock();
-        if (!self) return reply(json_reply(503, "Server closing"));
+        if (!self) return reply(json_error(503, "Server closing"));
         ((*self).*member)(req, std::move(reply));
       };
     };
@@ -345,33 +342,33 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // Every method counts as a request here, as the wire contract's metric always did.
   void post_prediction(const transport::http_request& req, transport::http_reply reply) {
     m->http_prediction_requests->Increment();
-    if (req.method != "POST") return reply(json_reply(405, "Method not allowed"));
+    if (req.method != "POST") return reply(json_error(405, "Method not allowed"));
     http_prediction(req, std::move(reply));
   }
 
   void http_prediction(const transport::http_request& req,
                        std::function<void(http_response)> reply) {
     auto doc = protocol::parse_json(req.body);
-    if (!doc) return reply(json_reply(400, doc.error().message));
+    if (!doc) return reply(json_error(400, doc.error().message));
     auto e = protocol::parse_envelope(std::move(*doc));
-    if (!e) return reply(json_reply(400, e.error().message));
+    if (!e) return reply(json_error(400, e.error().message));
     if (e->type != protocol::message_type::prediction) {
-      return reply(json_reply(400, "Invalid message format: expected a prediction"));
+      return reply(json_error(400, "Invalid message format: expected a prediction"));
     }
     const auto address = crypto::ss58_decode(e->sender);
     if (!address)
       return reply(
-          json_reply(400, "Invalid message format: field 'sender' is not an SS58 address"));
+          json_error(400, "Invalid message format: field 'sender' is not an SS58 address"));
     const auto decision = authorize(e->sender);
-    if (!decision.accepted) return reply(json_reply(403, decision.refusal.message));
+    if (!decision.accepted) return reply(json_error(403, decision.refusal.message));
     const protocol::frame_expectations expect{e->sender, &address->key, protocol::now_utc(),
                                               opts.server.timestamp_window, nonces.get()};
     if (auto ok = protocol::verify_envelope(*e, expect); !ok) {
       spdlog::info("Invalid HTTP prediction from {}: {}", e->sender, ok.error().message);
-      return reply(json_reply(400, ok.error().message));
+      return reply(json_error(400, ok.error().message));
     }
     auto p = protocol::parse_prediction(e->data);
-    if (!p) return reply(json_reply(400, p.error().message));
+    if (!p) return reply(json_error(400, p.error().message));
     std::string id = p->prediction_id;
     submit(e->sender, std::move(*p),
            [self = shared_from_this(), id, reply = std::move(reply)](const storage::verdict& v) {
@@ -387,10 +384,10 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   void post_games(const transport::http_request& req, const transport::http_reply& reply) {
     if (auto refused = admin_refusal(req)) return reply(std::move(*refused));
     auto book = game_book::parse(req.body);
-    if (!book) return reply(json_reply(400, book.error().message));
+    if (!book) return reply(json_error(400, book.error().message));
     const std::size_t count = (*book)->games().size();
     apply_games(*book, [reply, count](const games_outcome& o) {
-      if (o.error) return reply(json_reply(503, "Games not stored: " + *o.error));
+      if (o.error) return reply(json_error(503, "Games not stored: " + *o.error));
       reply({200, boost::json::serialize(boost::json::object{{"status", "success"},
                                                              {"games", count},
                                                              {"changed", o.changed},
@@ -401,16 +398,16 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
   std::optional<http_response> admin_refusal(const transport::http_request& req) const {
     if (admin_token.empty())
-      return json_reply(403, "Admin endpoint disabled (no --admin.token_file)");
+      return json_error(403, "Admin endpoint disabled (no --admin.token_file)");
     if (!req.remote_is_loopback && !opts.admin_allow_remote) {
       spdlog::warn("Refused POST /games from {}: not a loopback client", req.remote_address);
-      return json_reply(403, "Admin endpoint accepts loopback clients only");
+      return json_error(403, "Admin endpoint accepts loopback clients only");
     }
     constexpr std::string_view bearer = "Bearer ";
     if (!req.authorization.starts_with(bearer) ||
         !same_token(std::string_view(req.authorization).substr(bearer.size()), admin_token)) {
       spdlog::warn("Refused POST /games from {}: bad admin token", req.remote_address);
-      return json_reply(401, "Invalid admin token");
+      return json_error(401, "Invalid admin token");
     }
     return std::nullopt;
   }
