@@ -4,9 +4,9 @@
 #include <cstdio>
 #include <deque>
 #include <future>
-#include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 
@@ -81,10 +81,8 @@ struct validator_store::impl {
       const auto t0 = std::chrono::steady_clock::now();
       std::vector<ledger_entry> entries;
       entries.reserve(batch.size());
-      // What this batch already decided: an id seen twice, and the wagers it already accepted.
-      std::map<std::string, std::size_t, std::less<>> decided;  // prediction_id → entry
-      std::map<std::pair<std::string, std::string>, double> added;
-      for (auto& r : batch) out.push_back(decide(r, entries, decided, added));
+      batch_state seen(batch.size());
+      for (auto& r : batch) out.push_back(decide(r, entries, seen));
       ledger->record(entries);
       batches.fetch_add(1, std::memory_order_relaxed);
       if (on_commit) {
@@ -100,13 +98,21 @@ struct validator_store::impl {
     return out;
   }
 
+  // What a batch already decided: an id seen twice, and the wagers it accepted per hotkey and day.
+  struct batch_state {
+    explicit batch_state(std::size_t n) {
+      decided.reserve(n);
+      added.reserve(n);
+    }
+    std::unordered_map<std::string, std::size_t> decided;  // prediction_id → its entry
+    std::unordered_map<std::string, double> added;         // "hotkey day" → wagers accepted
+  };
+
   // The pipeline's order: a known id gets its original verdict; otherwise the rules, then the
   // daily limit over what is stored plus what this batch accepted.
-  verdict decide(request& r, std::vector<ledger_entry>& entries,
-                 std::map<std::string, std::size_t, std::less<>>& decided,
-                 std::map<std::pair<std::string, std::string>, double>& added) {
+  verdict decide(request& r, std::vector<ledger_entry>& entries, batch_state& seen) {
     auto& p = r.prediction;
-    if (const auto it = decided.find(p.prediction_id); it != decided.end()) {
+    if (const auto it = seen.decided.find(p.prediction_id); it != seen.decided.end()) {
       verdict v = entries[it->second].decision;
       v.duplicate = true;
       return v;
@@ -118,14 +124,14 @@ struct validator_store::impl {
     }
     std::string day = utc_day(r.received);
     if (v.accepted()) {
-      auto& in_batch = added[{r.hotkey, day}];
+      auto& in_batch = seen.added[r.hotkey + ' ' + day];
       if (ledger->daily_total(r.hotkey, day) + in_batch + p.wager > opts.daily_wager_limit) {
         v = verdict::refused(protocol::rejection::daily_limit);
       } else {
         in_batch += p.wager;
       }
     }
-    decided.emplace(p.prediction_id, entries.size());
+    seen.decided.emplace(p.prediction_id, entries.size());
     entries.push_back({std::move(r.hotkey), std::move(p), r.received, std::move(day), v});
     return v;
   }
