@@ -72,7 +72,9 @@ std::string child_process::output() {
   return all + pending_;
 }
 
-void child_process::kill(int sig) { ::kill(pid_, sig); }
+void child_process::kill(int sig) {
+  ::kill(pid_, sig);
+}
 
 int child_process::wait() {
   if (exit_code_) return *exit_code_;
