@@ -2,12 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/json/serialize.hpp>
+
+#include "outbox.hpp"
 
 namespace bettensor::miner::detail {
 
 namespace json = boost::json;
+namespace net = boost::asio;
 using transport::http_reply;
 using transport::http_request;
 using transport::http_response;
@@ -18,35 +21,55 @@ http_response reply_json(unsigned status, const json::object& body) {
   return {status, json::serialize(body)};
 }
 
-using handler = std::function<void(api_hooks&, const http_request&, const http_reply&)>;
+using handler = std::function<net::awaitable<http_response>(api_hooks&, const http_request&)>;
 
-// Loopback only; then the handler on the service's strand, a database failure answering 503
-// with the reason (nothing was accepted, so the model may send it again later).
+// One request on the service's strand: a database failure answers 503 with the reason
+// (nothing was accepted, so the model may send it again later).
+net::awaitable<void> serve(std::shared_ptr<api_hooks> hooks, handler h, http_request req,
+                           http_reply reply) {
+  http_response res;
+  try {
+    res = co_await h(*hooks, req);
+  } catch (const storage::storage_error& e) {
+    hooks->storage_failed(e);
+    res = transport::json_error(503, std::string("Miner database unavailable: ") + e.what());
+  } catch (const outbox_closed&) {
+    res = transport::json_error(503, "The miner is shutting down");
+  }
+  reply(std::move(res));
+}
+
+// Loopback only; then the handler on the service's strand.
 transport::http_handler guarded(std::function<std::shared_ptr<api_hooks>()> owner, handler h) {
   return [owner = std::move(owner), h = std::move(h)](http_request req, http_reply reply) {
     if (!req.remote_is_loopback)
       return reply(transport::json_error(403, "The miner API accepts loopback clients only"));
     auto hooks = owner();
     if (!hooks) return reply(transport::json_error(503, "The miner is shutting down"));
-    boost::asio::post(hooks->strand, [hooks, h, req = std::move(req), reply = std::move(reply)] {
-      try {
-        h(*hooks, req, reply);
-      } catch (const storage::storage_error& e) {
-        hooks->storage_failed(e);
-        reply(transport::json_error(503, std::string("Miner database unavailable: ") + e.what()));
-      }
-    });
+    auto strand = hooks->strand;
+    net::co_spawn(strand, serve(std::move(hooks), h, std::move(req), std::move(reply)),
+                  [](const std::exception_ptr& e) {
+                    if (e) spdlog::error("Local API: a request ended by an exception");
+                  });
   };
 }
 
-void post_prediction(api_hooks& hooks, const http_request& req, const http_reply& reply) {
-  auto body = hooks.submit(req.body);
+net::awaitable<http_response> post_prediction(api_hooks& hooks, const http_request& req) {
+  auto body = co_await hooks.submit(req.body);
   if (!body) {
     const bool dup = body.error().code == protocol::errc::duplicate_id;
     spdlog::info("Local API: refused a prediction: {}", body.error().message);
-    return reply(transport::json_error(dup ? 409 : 400, body.error().message));
+    co_return transport::json_error(dup ? 409 : 400, body.error().message);
   }
-  reply(reply_json(202, *body));
+  co_return reply_json(202, *body);
+}
+
+net::awaitable<http_response> get_status(api_hooks& hooks, const http_request&) {
+  co_return reply_json(200, co_await hooks.status());
+}
+
+net::awaitable<http_response> get_metrics(api_hooks& hooks, const http_request&) {
+  co_return http_response{200, hooks.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
 }
 
 }  // namespace
@@ -65,14 +88,8 @@ local_api::local_api(boost::asio::io_context& ioc, const std::string& address, s
           [&] {
             transport::route_table t;
             t.add("POST", "/predictions", guarded(owner, post_prediction));
-            t.add("GET", "/status",
-                  guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
-                    r(reply_json(200, h.status()));
-                  }));
-            t.add("GET", "/metrics",
-                  guarded(owner, [](api_hooks& h, const http_request&, const http_reply& r) {
-                    r({200, h.metrics(), "text/plain; version=0.0.4; charset=utf-8"});
-                  }));
+            t.add("GET", "/status", guarded(owner, get_status));
+            t.add("GET", "/metrics", guarded(owner, get_metrics));
             return t;
           }()) {}
 

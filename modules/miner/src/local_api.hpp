@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json/object.hpp>
 
 #include <functional>
@@ -24,8 +25,10 @@ struct api_hooks {
   boost::asio::any_io_executor strand;  // every hook runs here
   /// A prediction body from the model: the 202 body, or the refusal (errc::duplicate_id
   /// answers 409, anything else 400). May throw storage_error (503 with the reason).
-  std::function<protocol::result<boost::json::object>(const std::string& body)> submit;
-  std::function<boost::json::object()> status;
+  std::function<boost::asio::awaitable<protocol::result<boost::json::object>>(std::string body)>
+      submit;
+  /// May throw storage_error, as submit.
+  std::function<boost::asio::awaitable<boost::json::object>()> status;
   std::function<std::string()> metrics;                               // the Prometheus text
   std::function<void(const storage::storage_error&)> storage_failed;  // logs and counts
 };
