@@ -31,7 +31,7 @@ cmake -S . -B build/test -G Ninja -DCMAKE_BUILD_TYPE=Release -DBETTENSOR_WERROR=
 cmake --build build/test -j "$jobs"
 
 # clang-tidy reads only the compile commands: it runs from here to the end at the lowest CPU
-# priority, on the cycles the tests and fuzzers leave idle, and its verdict is read last. It
+# priority, on the cycles the tests leave idle, and its verdict is read last. It
 # stays in this session (a new one would be a scheduler autogroup of its own, with an equal
 # share of the CPU whatever its nice value) but gets a process group of its own (set -m), so
 # that it can be ended with this script whatever way the script ends.
@@ -60,44 +60,22 @@ cmake --build build/asan -j "$jobs"
 # The end-to-end runs (bench, nginx, faults) drive the same binaries for minutes and add
 # little under the sanitizers (so the load generator they drive is not built above); everything
 # else runs.
-# The sanitizer tests wait on sockets and timers much of the time: the ThreadSanitizer build
-# runs beside them (in a process group of its own, ended with the script) and fills that time.
-set -m
-(cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DBETTENSOR_TSAN=ON -DBETTENSOR_WERROR=ON \
-  -DBETTENSOR_BUILD_BENCH=OFF >/dev/null &&
-  cmake --build build/tsan -j "$jobs" --target bettensor_validator_test bettensor_storage_test \
-    bettensor_miner_integration_test) >build/logs/tsan-build.log 2>&1 &
-tsan_build_pid=$!
-set +m
-trap 'kill -- "-$tidy_pid" "-$tsan_build_pid" 2>/dev/null || true' EXIT
-
-step "test under ASan + UBSan (the ThreadSanitizer build beside it)"
+step "test under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE end-to-end
 
-step "build under ThreadSanitizer (the rest of it)"
-if ! wait "$tsan_build_pid"; then
-  tail -n 80 build/logs/tsan-build.log
-  exit 1
-fi
+step "build under ThreadSanitizer"
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DBETTENSOR_TSAN=ON -DBETTENSOR_WERROR=ON \
+  -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
+cmake --build build/tsan -j "$jobs" --target bettensor_validator_test bettensor_storage_test \
+  bettensor_miner_integration_test
 
-# The fuzz targets build (clang) beside the ThreadSanitizer runs, for the same reason.
-set -m
-bash scripts/fuzz.sh --build-only >build/logs/fuzz-build.log 2>&1 &
-fuzz_build_pid=$!
-set +m
-trap 'kill -- "-$tidy_pid" "-$fuzz_build_pid" 2>/dev/null || true' EXIT
-
-step "multi-threaded tests under ThreadSanitizer (the fuzz build beside them)"
+step "multi-threaded tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/integration/bettensor_validator_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   build/tsan/tests/integration/bettensor_miner_integration_test
 TSAN_OPTIONS=halt_on_error=1 build/tsan/modules/storage/tests/bettensor_storage_test
-if ! wait "$fuzz_build_pid"; then
-  tail -n 80 build/logs/fuzz-build.log
-  exit 1
-fi
 
 step "fuzz"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
