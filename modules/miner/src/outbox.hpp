@@ -56,17 +56,19 @@ class outbox {
                                    r = std::move(r)]() mutable { handler(e, std::move(r)); });
           };
           if (closed()) return complete(std::make_exception_ptr(outbox_closed()), result{});
-          boost::asio::post(ctx_, [this, job = std::move(job),
-                                   complete = std::move(complete)]() mutable {
-            // Once closed, what is still queued fails fast: nothing reaches the store.
-            if (closed()) return complete(std::make_exception_ptr(outbox_closed()), result{});
-            try {
-              auto r = job(store_);
-              complete(nullptr, std::move(r));
-            } catch (...) {
-              complete(std::current_exception(), result{});
-            }
-          });
+          boost::asio::post(ctx_,
+                            [this, job = std::move(job), complete = std::move(complete)]() mutable {
+                              // Once closed, what is still queued fails fast: nothing reaches the
+                              // store.
+                              if (closed())
+                                return complete(std::make_exception_ptr(outbox_closed()), result{});
+                              try {
+                                auto r = job(store_);
+                                complete(nullptr, std::move(r));
+                              } catch (...) {
+                                complete(std::current_exception(), result{});
+                              }
+                            });
         },
         token, std::move(f));
   }

@@ -21,10 +21,9 @@ using bettensor::storage::storage_error;
 namespace {
 
 struct OutboxTest : ::testing::Test {
-  fs::path dir = fs::temp_directory_path() / ("outbox-test-" + std::to_string(::getpid()) + "-" +
-                                              ::testing::UnitTest::GetInstance()
-                                                  ->current_test_info()
-                                                  ->name());
+  fs::path dir =
+      fs::temp_directory_path() / ("outbox-test-" + std::to_string(::getpid()) + "-" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   void SetUp() override { fs::create_directories(dir); }
   void TearDown() override { fs::remove_all(dir); }
 };
