@@ -1,0 +1,153 @@
+// The validator service's inside, private to the module: the state and the steps that act on
+// it. Its definitions are split by job: validator_service.cpp (start-up, who may connect, the
+// watched files, the message handlers and the public calls), validator_messages.cpp (the game
+// set and its broadcasts, predictions to verdicts), validator_http.cpp (the HTTP routes).
+#pragma once
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <sstream>
+#include <system_error>
+
+#include "bettensor/crypto/ss58.hpp"
+#include "bettensor/domain/file_stamp.hpp"
+#include "bettensor/domain/metagraph.hpp"
+#include "bettensor/domain/rules.hpp"
+#include "bettensor/protocol/json.hpp"
+#include "bettensor/storage/validator_store.hpp"
+#include "bettensor/validator/registry.hpp"
+#include "bettensor/validator/validator_service.hpp"
+
+namespace bettensor::validator {
+
+namespace net = boost::asio;
+namespace fs = std::filesystem;
+using domain::blacklist;
+using domain::check_prediction;
+using domain::file_stamp;
+using domain::game_book;
+using domain::metagraph;
+using domain::stamp_of;
+using transport::http_response;
+using transport::json_error;
+using transport::peer_connection;
+
+namespace detail {
+inline constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
+}  // namespace detail
+using detail::use_nothrow;
+
+struct validator_service::impl : std::enable_shared_from_this<validator_service::impl> {
+  impl(net::io_context& io, validator_options o, crypto::hotkey id);
+  static double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+
+  void count_verdict(const storage::verdict& v, metrics::channel c) const;
+
+  // --- start-up ------------------------------------------------------------------------------
+  // The metagraph, the blacklist and the admin token; each error names its flag.
+  void load_access_files();
+  void open_store();
+
+  // The games file when there is one, else the set stored by the last run.
+  std::shared_ptr<const game_book> initial_games();
+  void open_server(transport::server::callbacks cb);
+
+  // --- who may connect -------------------------------------------------------------------------
+  transport::auth_decision authorize(const std::string& hotkey) const;
+  void reload_metagraph();
+  void reload_blacklist();
+  void reload_games();
+
+  // --- games -----------------------------------------------------------------------------------
+  std::shared_ptr<const game_book> current_games() const;
+
+  struct games_outcome {
+    bool changed = false;  // false: the set equals the last one applied
+    std::size_t recipients = 0;
+    std::optional<std::string> error;  // the set could not be stored: it is not installed
+  };
+
+  // Installs a game set: a changed set is stored first (on the storage thread, in order with
+  // the predictions), then made current and broadcast once, on games_strand in the order given.
+  // `done` (may be empty) runs after, on that strand. No thread here waits for the database.
+  void apply_games(std::shared_ptr<const game_book> book,
+                   std::function<void(games_outcome)> done = {});
+  games_outcome install_games(const std::shared_ptr<const game_book>& book,
+                              std::optional<std::string> error);
+
+  // The game set at start, stored before the service starts (no I/O thread runs yet).
+  void apply_initial_games(const std::shared_ptr<const game_book>& book);
+  transport::frame_ptr games_frame(const game_book& book) const;
+
+  // --- predictions -----------------------------------------------------------------------------
+  void submit(const std::string& hotkey, protocol::team_game_prediction p,
+              std::function<void(storage::verdict)> done);
+  transport::frame_ptr confirmation_frame(const std::string& prediction_id,
+                                          const storage::verdict& v) const;
+  void handle_prediction(const std::shared_ptr<peer_connection>& peer, protocol::envelope&& e);
+
+  // --- HTTP ------------------------------------------------------------------------------------
+  // The application's routes (the server adds GET /ws/health). A route holds the service weakly:
+  // a request arriving while it shuts down is answered 503.
+  transport::route_table http_routes();
+  void get_metrics(const transport::http_request&, const transport::http_reply& reply) {
+    reply(http_response{200, opts.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"});
+  }
+
+  // Every method counts as a request here, as the wire contract's metric always did.
+  void post_prediction(const transport::http_request& req, transport::http_reply reply);
+  void http_prediction(const transport::http_request& req,
+                       std::function<void(http_response)> reply);
+  void post_games(const transport::http_request& req, const transport::http_reply& reply);
+
+  // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
+  std::optional<http_response> admin_refusal(const transport::http_request& req) const;
+
+  // --- watched files ---------------------------------------------------------------------------
+  static net::awaitable<void> watch_files(std::shared_ptr<impl> self);
+
+  // Reloads each watched file whose stamp changed (or every one when `force`).
+  void check_files(bool force);
+
+  net::io_context& ioc;
+  validator_options opts;
+  std::shared_ptr<metrics::validator_metrics> m;
+  crypto::hotkey identity;
+  std::shared_ptr<protocol::replay_guard> nonces = std::make_shared<protocol::replay_guard>();
+  std::unique_ptr<storage::validator_store> store;
+  std::optional<transport::server> server;
+  std::unique_ptr<handler_registry> registry;  // counts and times into *m
+  std::string admin_token;
+  net::steady_timer watch_timer;
+  transport::server::callbacks entry;  // what the server calls (also reachable without it)
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mutex;  // guards graph, black, games
+  std::shared_ptr<const metagraph> graph;
+  std::shared_ptr<const blacklist> black;
+  std::shared_ptr<const game_book> games;
+  std::mutex apply_mutex;                                    // guards applied_fingerprint
+  std::string applied_fingerprint;                           // the last set given to the store
+  net::strand<net::io_context::executor_type> games_strand;  // installs stored sets in order
+
+  std::optional<file_stamp> metagraph_stamp;
+  std::optional<file_stamp> blacklist_stamp;
+  std::optional<file_stamp> games_stamp;
+};
+
+}  // namespace bettensor::validator

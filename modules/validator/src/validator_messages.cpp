@@ -1,0 +1,121 @@
+// The game set and its broadcasts; predictions to verdicts.
+#include "validator_impl.hpp"
+
+namespace bettensor::validator {
+
+std::shared_ptr<const game_book> validator_service::impl::current_games() const {
+  std::lock_guard lock(mutex);
+  return games;
+}
+
+void validator_service::impl::apply_games(std::shared_ptr<const game_book> book,
+                                          std::function<void(games_outcome)> done) {
+  {
+    std::lock_guard lock(apply_mutex);
+    if (applied_fingerprint == book->fingerprint()) {
+      spdlog::debug("Game set unchanged: not broadcast");
+      if (done) done({});
+      return;
+    }
+    applied_fingerprint = book->fingerprint();
+  }
+  std::weak_ptr<impl> weak = shared_from_this();
+  auto games_list = book->games();
+  store->save_games(std::move(games_list), [weak, book = std::move(book), done = std::move(done)](
+                                               std::optional<std::string> error) mutable {
+    auto self = weak.lock();
+    if (!self) return;
+    net::post(self->games_strand, [self, book = std::move(book), done = std::move(done),
+                                   error = std::move(error)]() mutable {
+      auto outcome = self->install_games(book, std::move(error));
+      if (done) done(std::move(outcome));
+    });
+  });
+}
+
+validator_service::impl::games_outcome validator_service::impl::install_games(
+    const std::shared_ptr<const game_book>& book, std::optional<std::string> error) {
+  if (error) {
+    spdlog::error("Games not stored, keeping the previous set: {}", *error);
+    std::lock_guard lock(apply_mutex);
+    // The same set given again is tried again.
+    const auto installed = current_games();
+    applied_fingerprint = installed ? installed->fingerprint() : std::string();
+    return {false, 0, std::move(error)};
+  }
+  auto frame = games_frame(*book);
+  {
+    std::lock_guard lock(mutex);
+    games = book;
+  }
+  const std::size_t n = server->broadcast(frame);
+  m->broadcasts->Increment();
+  m->broadcast_recipients->Increment(static_cast<double>(n));
+  spdlog::info("Broadcasting game updates to connected miners ({}): {} games", n,
+               book->games().size());
+  return {true, n, std::nullopt};
+}
+
+void validator_service::impl::apply_initial_games(const std::shared_ptr<const game_book>& book) {
+  std::promise<std::optional<std::string>> saved;
+  auto result = saved.get_future();
+  store->save_games(book->games(),
+                    [&saved](const std::optional<std::string>& error) { saved.set_value(error); });
+  if (auto error = result.get())
+    throw startup_error("--db.path: cannot store the games: " + *error);
+  std::lock_guard lock(apply_mutex);
+  applied_fingerprint = book->fingerprint();
+  install_games(book, std::nullopt);
+}
+
+transport::frame_ptr validator_service::impl::games_frame(const game_book& book) const {
+  protocol::game_update u{book.games(), protocol::format_timestamp(protocol::now_utc())};
+  return server->make_frame(protocol::message_type::game_update, protocol::to_json(u));
+}
+
+void validator_service::impl::submit(const std::string& hotkey, protocol::team_game_prediction p,
+                                     std::function<void(storage::verdict)> done) {
+  auto book = current_games();
+  const auto now = protocol::now_utc();
+  store->submit(
+      hotkey, std::move(p), now,
+      [book = std::move(book), now](const protocol::team_game_prediction& pred) {
+        return check_prediction(pred, *book, now);
+      },
+      std::move(done));
+}
+
+transport::frame_ptr validator_service::impl::confirmation_frame(const std::string& prediction_id,
+                                                                 const storage::verdict& v) const {
+  protocol::confirmation c{prediction_id, v.accepted() ? "success" : "error", v.message,
+                           protocol::format_timestamp(protocol::now_utc()), std::nullopt};
+  return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
+}
+
+void validator_service::impl::handle_prediction(const std::shared_ptr<peer_connection>& peer,
+                                                protocol::envelope&& e) {
+  auto p = protocol::parse_prediction(e.data);
+  if (!p) {
+    spdlog::info("Invalid prediction from miner {} (UID: {}): {}", peer->hotkey(), peer->uid(),
+                 p.error().message);
+    peer->send(server->make_frame(protocol::message_type::error,
+                                  protocol::to_json(protocol::error_data{p.error().message})));
+    return;
+  }
+  std::string id = p->prediction_id;
+  const auto t0 = std::chrono::steady_clock::now();
+  submit(peer->hotkey(), std::move(*p),
+         [self = shared_from_this(), peer, id, t0](const storage::verdict& v) {
+           metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
+               .Observe(seconds_since(t0));
+           self->count_verdict(v, metrics::channel::websocket);
+           // Sign on an I/O thread, not on the storage thread.
+           net::post(self->ioc, [self, peer, id, v] {
+             peer->send(self->confirmation_frame(id, v));
+             spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
+                          v.accepted() ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+           });
+         });
+}
+
+}  // namespace bettensor::validator
