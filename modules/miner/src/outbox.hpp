@@ -31,7 +31,8 @@ class outbox {
  public:
   /// Opens the store (throws storage_error if it is unusable) and starts its thread.
   explicit outbox(const std::filesystem::path& db);
-  /// close(), then joins the thread.
+  /// close(), then joins the thread. Close (or destroy) the outbox before an executor its
+  /// jobs complete on goes away: the job in progress may still be posting to it.
   ~outbox();
   outbox(const outbox&) = delete;
   outbox& operator=(const outbox&) = delete;

@@ -57,8 +57,8 @@ net::awaitable<void> expect_throw(outbox& box, std::string& caught) {
 }  // namespace
 
 TEST_F(OutboxTest, RunsTheStoreOnItsOwnThreadAndResumesTheCallerOnItsExecutor) {
+  net::io_context ioc;  // outlives the outbox, which completes jobs on it
   outbox box(dir / "miner.db");
-  net::io_context ioc;
   where w;
   net::co_spawn(ioc, count_predictions(box, w), [](const std::exception_ptr& e) {
     if (e) std::rethrow_exception(e);
@@ -71,8 +71,8 @@ TEST_F(OutboxTest, RunsTheStoreOnItsOwnThreadAndResumesTheCallerOnItsExecutor) {
 }
 
 TEST_F(OutboxTest, WhatTheJobThrowsReachesTheCaller) {
+  net::io_context ioc;  // outlives the outbox, which completes jobs on it
   outbox box(dir / "miner.db");
-  net::io_context ioc;
   std::string caught;
   net::co_spawn(ioc, expect_throw(box, caught), net::detached);
   ioc.run();
@@ -80,10 +80,10 @@ TEST_F(OutboxTest, WhatTheJobThrowsReachesTheCaller) {
 }
 
 TEST_F(OutboxTest, AfterCloseJobsFailWithoutReachingTheStore) {
+  net::io_context ioc;
   outbox box(dir / "miner.db");
   box.close();
   box.close();  // idempotent
-  net::io_context ioc;
   std::string caught;
   net::co_spawn(ioc, expect_throw(box, caught), net::detached);
   ioc.run();
