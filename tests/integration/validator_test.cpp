@@ -186,6 +186,18 @@ TEST_F(ValidatorTest, OversizedFrameClosesTheConnection) {
   EXPECT_EQ(reason.code, 1009);
 }
 
+// A client still writing a message far over the limit reads our 1009 close frame: the socket is
+// not closed under it (a reset would discard the frame), its bytes are read and dropped first.
+TEST_F(ValidatorTest, ClientStillSendingAnOversizedMessageReadsThe1009Close) {
+  start();
+  auto c = connect(miners_[0]);
+  // More than the loopback socket buffers hold: the validator sees the frame's header and
+  // answers while most of the message is still on its way.
+  c->send(std::string(std::size_t{16} << 20, 'x'));
+  const auto reason = c->read_until_closed();
+  EXPECT_EQ(reason.code, 1009) << c->error().message();
+}
+
 TEST_F(ValidatorTest, TooManyInvalidFramesClose1008) {
   opts_.server.max_invalid_frames = 3;
   start();

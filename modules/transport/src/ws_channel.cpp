@@ -1,6 +1,7 @@
 // The channel over both stream types, instantiated for each in this one file: Beast's WebSocket
 // stream is the largest template the module uses, and compiling it here once costs less than the
 // listener and the link each compiling it for both streams (or one file per operation).
+#include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
@@ -12,6 +13,23 @@
 namespace bettensor::transport::detail {
 
 namespace {
+
+// Plain TCP whose WebSocket teardown only ends our sending side. Beast's own teardown reads once
+// and closes the socket: a peer still sending (the rest of an oversized message) then gets a
+// reset, and its kernel discards the close frame we sent before it. The channel's owner reads
+// and drops what the peer still sends, for a bounded time, before closing (see ws_session::run).
+class lingering_tcp : public beast::tcp_stream {
+ public:
+  explicit lingering_tcp(beast::tcp_stream&& s) : beast::tcp_stream(std::move(s)) {}
+};
+
+// Found by argument-dependent lookup from Beast's close and failure paths.
+template <class Handler>
+void async_teardown(beast::role_type /*role*/, lingering_tcp& s, Handler&& handler) {
+  beast::error_code ec;
+  s.socket().shutdown(tcp::socket::shutdown_send, ec);
+  net::post(s.get_executor(), beast::bind_front_handler(std::forward<Handler>(handler), ec));
+}
 
 template <class Next>
 class ws_channel_over final : public ws_channel {
@@ -59,7 +77,7 @@ class ws_channel_over final : public ws_channel {
 }  // namespace
 
 std::unique_ptr<ws_channel> make_ws_channel(beast::tcp_stream&& next, const ws_settings& s) {
-  return std::make_unique<ws_channel_over<beast::tcp_stream>>(std::move(next), s);
+  return std::make_unique<ws_channel_over<lingering_tcp>>(lingering_tcp(std::move(next)), s);
 }
 
 std::unique_ptr<ws_channel> make_ws_channel(tls_stream&& next, const ws_settings& s) {

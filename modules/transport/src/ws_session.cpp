@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
+
 #include "bettensor/protocol/json.hpp"
 
 namespace bettensor::transport::detail {
@@ -134,6 +136,26 @@ void ws_session::reply_error(const std::string& message) {
                               protocol::to_json(protocol::error_data{message})));
 }
 
+namespace {
+
+// A lingering close, as nginx does it: the peer may still be sending (the rest of an oversized
+// message, or frames sent before our close frame reached it). Closing a socket with unread
+// bytes answers them with a reset, and the peer's kernel then discards the close frame it had
+// not read yet; so what still comes is read and dropped until the peer closes or `grace` ends.
+net::awaitable<void> linger(beast::tcp_stream& stream, std::chrono::seconds grace) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(grace);
+  std::array<char, 4096> sink{};
+  for (;;) {
+    auto [ec, n] = co_await stream.async_read_some(net::buffer(sink), use_nothrow);
+    if (ec) break;
+  }
+  stream.socket().close(ignored);
+}
+
+}  // namespace
+
 net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self, http_request_message req) {
   auto& ws = *self->ws_;
   ws.tcp().expires_never();  // the websocket timeouts take over
@@ -160,10 +182,8 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self, http_requ
   co_await self->read_loop();
   // The read side has seen the close handshake (or an error). A close of ours still waiting for
   // the peer's close frame would wait in vain (the read consumed it), so end the socket here.
-  beast::error_code ignored;
-  ws.tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-  ws.tcp().socket().close(ignored);
   self->dead_ = true;
+  co_await linger(ws.tcp(), shared.cfg.close_grace);
   self->writer_.stop();
   self->watchdog_.cancel();
   self->membership_.reset();
