@@ -23,6 +23,13 @@ TEST_F(ValidatorTest, HappyPathHundredPredictionsConfirmedAndSigned) {
   const auto h = boost::json::parse(health.body);
   EXPECT_EQ(h.at("status"), "online");
   EXPECT_EQ(h.at("active_connections").to_number<std::size_t>(), 1u);
+  // The reference's keys, each an integer (uptime in whole seconds).
+  const auto& o = h.as_object();
+  EXPECT_EQ(o.size(), 4U);
+  for (const char* key : {"connections", "active_connections", "uptime"}) {
+    ASSERT_TRUE(o.contains(key)) << key;
+    EXPECT_TRUE(o.at(key).is_int64() || o.at(key).is_uint64()) << key << ": " << o.at(key);
+  }
 }
 
 TEST_F(ValidatorTest, SessionsSnapshotListsEachConnection) {

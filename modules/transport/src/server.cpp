@@ -56,7 +56,9 @@ route_table routes_of(const std::shared_ptr<ws_shared>& shared, steady::time_poi
   route_table t;
   t.add("GET", "/ws/health", [shared, started](const http_request&, const http_reply& reply) {
     const auto n = shared->hub.count();
-    const double uptime = std::chrono::duration<double>(steady::now() - started).count();
+    // Whole seconds, as the reference answers.
+    const std::int64_t uptime =
+        std::chrono::duration_cast<std::chrono::seconds>(steady::now() - started).count();
     reply({200, boost::json::serialize(boost::json::object{{"status", "online"},
                                                            {"connections", n.total},
                                                            {"active_connections", n.authenticated},
