@@ -355,9 +355,9 @@ class demo {
     o.metrics = std::make_shared<metrics::registry>();
 
     miner::miner_events ev;
-    ev.connected = [this, &t](const std::string& v, std::int64_t uid) {
-      out_.line(t.name,
-                "connected to validator " + short_key(v) + " (UID " + std::to_string(uid) + ")");
+    ev.connected = [this, &t](const std::string& v, std::optional<std::int64_t> uid) {
+      out_.line(t.name, "connected to validator " + short_key(v) + " (UID " +
+                            (uid ? std::to_string(*uid) : std::string("unknown")) + ")");
     };
     ev.disconnected = [this, &t](const std::string& v, const std::string& why) {
       out_.line(t.name, "lost validator " + short_key(v) + ": " + why);

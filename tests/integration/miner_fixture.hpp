@@ -22,8 +22,8 @@ class miner_log {
  public:
   miner::miner_events events() {
     miner::miner_events ev;
-    ev.connected = [this](const std::string& v, std::int64_t uid) {
-      push("connected:" + v + ":" + std::to_string(uid));
+    ev.connected = [this](const std::string& v, std::optional<std::int64_t> uid) {
+      push("connected:" + v + ":" + (uid ? std::to_string(*uid) : std::string("none")));
     };
     ev.disconnected = [this](const std::string& v, const std::string& why) {
       push("disconnected:" + v + ":" + why);

@@ -200,6 +200,74 @@ TEST_F(MinerTest, KeepsRunningAndBacksOffWhileAValidatorRefusesIt) {
   EXPECT_EQ(log.wait_for("connected:"), "connected:" + validator_.ss58 + ":5");
 }
 
+// A validator speaking as the reference Python one does: its welcome has no uid, its game
+// update and confirmations carry keys we do not use. The miner takes its uid from the
+// metagraph and delivers; each prediction is confirmed.
+TEST_F(MinerTest, DeliversToAValidatorWhoseWelcomeHasNoUid) {
+  namespace net = boost::asio;
+  namespace websocket = boost::beast::websocket;
+  net::io_context server_ioc;
+  net::ip::tcp::acceptor acceptor(server_ioc, {net::ip::make_address("127.0.0.1"), 0});
+  const auto fake_port = acceptor.local_endpoint().port();
+  std::promise<std::vector<std::string>> confirmed;
+  std::thread server([&] {
+    std::vector<std::string> ids;
+    try {
+      websocket::stream<net::ip::tcp::socket> ws(acceptor.accept());
+      ws.accept();
+      boost::beast::flat_buffer buf;
+      ws.read(buf);  // the miner's authentication
+      const auto send = [&ws](const std::string& text) { ws.write(net::buffer(text)); };
+      const auto welcome = protocol::to_json(protocol::welcome{});  // no uid, as the reference
+      ASSERT_FALSE(welcome.as_object().contains("uid"));
+      send(frame(validator_, protocol::message_type::welcome, welcome));
+      auto update = protocol::to_json(
+          protocol::game_update{{games_[0]}, protocol::format_timestamp(protocol::now_utc())});
+      update.as_object()["games"].as_array()[0].as_object()["external_id"] = 1234;
+      send(frame(validator_, protocol::message_type::game_update, update));
+      while (ids.size() < 2) {
+        buf.clear();
+        ws.read(buf);
+        const auto e = protocol::parse_json(boost::beast::buffers_to_string(buf.data()));
+        if (!e || e->at("type").as_string() != protocol::message_type::prediction) continue;
+        const std::string id(e->at("data").at("prediction_id").as_string());
+        auto data = protocol::to_json(
+            protocol::confirmation{id, "success", "Prediction confirmed",
+                                   protocol::format_timestamp(protocol::now_utc()), std::nullopt});
+        data.as_object()["extra"] = "ignored";
+        send(frame(validator_, protocol::message_type::confirmation, data));
+        ids.push_back(id);
+      }
+      confirmed.set_value(ids);
+      boost::beast::error_code ec;
+      while (!ec) ws.read(buf, ec);  // until the miner leaves
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "reference-style validator: " << e.what();
+      confirmed.set_value(ids);
+    }
+  });
+
+  auto& log = new_log();
+  auto o = miner_options("no-uid");
+  o.validators = {endpoint(validator_, fake_port)};
+  o.metagraph_file = dir_ / "metagraph.json";  // lists the miner with its uid
+  run_io_threads();
+  auto& m = start_miner(miners_[0], o, log);
+  EXPECT_EQ(log.wait_for("connected:"),
+            "connected:" + validator_.ss58 + ":" + std::to_string(uid_of(miners_[0])));
+  EXPECT_EQ(log.wait_for("game_update:"), "game_update:" + validator_.ss58 + ":1:1");
+  ASSERT_TRUE(submit(m, prediction(miners_[0], "no-uid-1")));
+  ASSERT_TRUE(submit(m, prediction(miners_[0], "no-uid-2")));
+  EXPECT_EQ(log.wait_for("answered:"), answered(validator_, "no-uid-1") + "success:WebSocket");
+  EXPECT_EQ(log.wait_for("answered:"), answered(validator_, "no-uid-2") + "success:WebSocket");
+  auto ids = confirmed.get_future();
+  ASSERT_EQ(ids.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(ids.get(), (std::vector<std::string>{"no-uid-1", "no-uid-2"}));
+  stop_miner(m);
+  running_miners_.clear();
+  server.join();
+}
+
 // A validator impostor test double: welcomes properly, then sends a game update signed by
 // another key under the validator's name, one from another sender, and one good update.
 TEST_F(MinerTest, DropsAndLogsFramesWithABadSignatureOrAWrongSender) {

@@ -17,7 +17,9 @@ transport::frame_ptr link_frame(std::string text) {
 class link_events {
  public:
   transport::validator_link::callbacks callbacks() {
-    return {[this](std::int64_t uid) { push("connected:" + std::to_string(uid)); },
+    return {[this](std::optional<std::int64_t> uid) {
+              push("connected:" + (uid ? std::to_string(*uid) : std::string("none")));
+            },
             [this](const protocol::envelope& e) {
               if (e.type == protocol::message_type::confirmation) {
                 push("confirmation:" + std::string(e.data.at("prediction_id").as_string()) + ":" +

@@ -60,7 +60,7 @@ void miner_service::impl::add_peer(const validator_endpoint& endpoint) {
     }
   };
   transport::validator_link::callbacks cb;
-  cb.on_connected = [on_strand](std::int64_t uid) {
+  cb.on_connected = [on_strand](std::optional<std::int64_t> uid) {
     on_strand([uid](impl& s, const std::shared_ptr<peer>& q) { s.on_connected(q, uid); });
   };
   cb.on_message = [on_strand](const protocol::envelope& e) {
@@ -90,13 +90,15 @@ bool miner_service::impl::current(const std::shared_ptr<peer>& p) const {
   return it != peers.end() && it->second == p;
 }
 
-void miner_service::impl::on_connected(const std::shared_ptr<peer>& p, std::int64_t uid) {
+void miner_service::impl::on_connected(const std::shared_ptr<peer>& p,
+                                       std::optional<std::int64_t> uid) {
   if (!current(p)) return;
   p->connected = true;
   if (p->ever_connected) mm->reconnects->Increment();
   p->ever_connected = true;
   count_connected();
-  if (!uid_) uid_ = uid;
+  if (!uid_ && uid) uid_ = uid;
+  if (!uid) uid = directory.own_uid();
   if (events.connected) events.connected(p->endpoint.hotkey, uid);
   spawn(resend_pending(p), "re-send");
 }

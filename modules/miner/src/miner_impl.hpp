@@ -108,7 +108,7 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   void sync_peers();
   void add_peer(const validator_endpoint& endpoint);
   bool current(const std::shared_ptr<peer>& p) const;
-  void on_connected(const std::shared_ptr<peer>& p, std::int64_t uid);
+  void on_connected(const std::shared_ptr<peer>& p, std::optional<std::int64_t> uid);
 
   // Sends what `p` has not answered; if the outbox cannot be read now, the next tick retries.
   net::awaitable<void> resend_pending(std::shared_ptr<peer> p);

@@ -53,6 +53,17 @@ class field_reader {
     return v->get_bool();
   }
 
+  std::optional<std::int64_t> optional_integer(std::string_view key) {
+    const json::value* v = o_.if_contains(key);
+    if (v == nullptr || v->is_null()) return std::nullopt;
+    if (v->is_int64()) return v->get_int64();
+    if (v->is_uint64() && v->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+      return static_cast<std::int64_t>(v->get_uint64());
+    }
+    fail(key, "must be an integer or null");
+    return std::nullopt;
+  }
+
   std::int64_t integer(std::string_view key) {
     const json::value* v = find(key);
     if (v == nullptr) return 0;
@@ -262,7 +273,7 @@ result<welcome> parse_welcome(const json::value& v) {
   const json::object* o = as_object(v);
   if (o == nullptr) return not_an_object("welcome data");
   field_reader r(*o);
-  welcome w{r.string("message"), r.string("status"), r.integer("uid")};
+  welcome w{r.string("message"), r.string("status"), r.optional_integer("uid")};
   if (!r.ok()) return r.take_error();
   return w;
 }
@@ -345,7 +356,9 @@ json::value to_json(const confirmation& c) {
 }
 
 json::value to_json(const welcome& w) {
-  return json::object{{"message", w.message}, {"status", w.status}, {"uid", w.uid}};
+  json::object o{{"message", w.message}, {"status", w.status}};
+  if (w.uid) o["uid"] = *w.uid;
+  return o;
 }
 
 json::value to_json(const error_data& e) {

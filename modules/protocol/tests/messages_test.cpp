@@ -102,10 +102,18 @@ TEST(Messages, ConfirmationWelcomeErrorHeartbeat) {
   const auto w = parse_welcome(
       parsed(R"({"message": "Connection established", "status": "success", "uid": 7})"));
   ASSERT_TRUE(w);
-  EXPECT_EQ(w->uid, 7);
+  EXPECT_EQ(w->uid, std::optional<std::int64_t>(7));
   EXPECT_EQ(to_canonical(to_json(*w)),
             R"({"message": "Connection established", "status": "success", "uid": 7})");
   EXPECT_FALSE(parse_welcome(parsed(R"({"message": "x", "status": "success", "uid": "7"})")));
+  // The reference Python validator's welcome carries no uid; extra keys are ignored.
+  const auto reference = parse_welcome(
+      parsed(R"({"message": "Connection established", "status": "success", "extra": [1]})"));
+  ASSERT_TRUE(reference) << reference.error().message;
+  EXPECT_FALSE(reference->uid);
+  EXPECT_EQ(to_canonical(to_json(*reference)),
+            R"({"message": "Connection established", "status": "success"})");
+  EXPECT_TRUE(parse_welcome(parsed(R"({"message": "x", "status": "success", "uid": null})")));
 
   EXPECT_TRUE(parse_error_data(parsed(R"({"message": "boom"})")));
   EXPECT_TRUE(parse_heartbeat(parsed("{}")));

@@ -176,7 +176,8 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
       const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
       spdlog::trace("<- validator {}: {}", cfg.validator_ss58, text);
       if (!c->welcomed) {
-        if (!handle_first_frame(c, text)) co_return finish(c, "authentication failed");
+        if (const auto failure = handle_first_frame(c, text))
+          co_return finish(c, "authentication failed: " + *failure);
         net::co_spawn(strand, write_loop(self, c),
                       [](const std::exception_ptr& e) { log_failure("validator link writer", e); });
         net::co_spawn(strand, heartbeat_loop(self, c), [](const std::exception_ptr& e) {
@@ -189,26 +190,36 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
   }
 
   // The validator answers the handshake with a signed welcome, or {"status":"error"} + close.
-  bool handle_first_frame(const std::shared_ptr<connection>& c, std::string_view text) {
+  // Returns why the connection cannot go on, or nullopt once welcomed.
+  std::optional<std::string> handle_first_frame(const std::shared_ptr<connection>& c,
+                                                std::string_view text) {
     auto doc = protocol::parse_json(text);
     if (auto refusal = doc ? protocol::parse_refusal(*doc) : std::nullopt) {
       spdlog::warn("Validator {} refused the connection: {}", label(), *refusal);
       notify(cb.on_refused, *refusal);
-      return false;
+      return "refused: " + *refusal;
     }
-    auto e = open(text);
-    if (!e || e->type != protocol::message_type::welcome) return false;
+    auto e = open(text);  // logs why a frame is dropped
+    if (!e) return e.error().message;
+    if (e->type != protocol::message_type::welcome) {
+      auto why = "a '" + e->type + "' frame instead of the welcome";
+      spdlog::warn("Validator {} sent {}", label(), why);
+      return why;
+    }
     const auto w = protocol::parse_welcome(e->data);
-    if (!w) return false;
+    if (!w) {
+      spdlog::warn("Validator {} sent an unreadable welcome: {}", label(), w.error().message);
+      return "unreadable welcome: " + w.error().message;
+    }
     c->welcomed = true;
     c->policy.on_authenticated(steady::now());
     c->watchdog.cancel_one();  // re-arm for the silence deadline
     connected_flag = true;
     failures = 0;
     spdlog::info("WebSocket connection established with validator {} (our UID: {})", label(),
-                 w->uid);
+                 w->uid ? std::to_string(*w->uid) : std::string("not in its welcome"));
     notify(cb.on_connected, w->uid);
-    return true;
+    return std::nullopt;
   }
 
   protocol::result<protocol::envelope> open(std::string_view text) {

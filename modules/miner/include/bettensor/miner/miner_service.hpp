@@ -68,7 +68,8 @@ struct miner_options {
 /// Observers for programs that show what happens (the demo) and for tests. Each runs on the
 /// miner's strand, one at a time, and must not block.
 struct miner_events {
-  std::function<void(const std::string& validator, std::int64_t uid)> connected;
+  /// `uid`: the miner's, from the welcome or else the metagraph (nullopt when neither has it).
+  std::function<void(const std::string& validator, std::optional<std::int64_t> uid)> connected;
   std::function<void(const std::string& validator, const std::string& why)> disconnected;
   std::function<void(const std::string& validator, const std::string& refusal)> refused;
   /// A verified game_update: how many games it carried and how many were new or newer.

@@ -125,7 +125,8 @@ struct confirmation {
 struct welcome {
   std::string message = "Connection established";
   std::string status = "success";
-  std::int64_t uid = 0;
+  /// Ours sends the miner's uid; the reference Python validator sends none.
+  std::optional<std::int64_t> uid;
 };
 
 struct error_data {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "bettensor/crypto/wallet.hpp"
@@ -51,7 +52,8 @@ void check_link_tls(const link_config& cfg);
 class validator_link {
  public:
   struct callbacks {
-    std::function<void(std::int64_t uid)> on_connected;         // welcome received
+    /// The welcome was received, with the uid it carried (the reference's carries none).
+    std::function<void(std::optional<std::int64_t> uid)> on_connected;
     std::function<void(const protocol::envelope&)> on_message;  // every verified frame
     std::function<void(const std::string& why)> on_disconnected;
     std::function<void(const std::string& refusal)> on_refused;  // "Not authorized: ..."
