@@ -479,22 +479,27 @@ TEST_F(ValidatorTest, SlowConsumerIsDisconnected) {
   opts_.server.close_grace = 60s;  // let the close frame through once the reader catches up
   start();
   auto slow = connect(miners_[0]);
-  // Large game sets (about 250 KB each) until the kernel buffers are full and frames queue up.
+  // Large game sets (about 250 KB each) until the writer blocks and the queue limit is reached:
+  // posted until the server counts the drop, and never more than 60 (15 MB, far more than the
+  // loopback socket buffers hold).
   std::vector<protocol::team_game> big;
   for (int i = 0; i < 1000; ++i) {
     auto g = games_[0];
     g.game_id = "bulk-" + std::to_string(i);
     big.push_back(g);
   }
-  // 60 updates of about 250 KB (15 MB) are far more than the loopback socket buffers hold, so
-  // the writer blocks and the queue limit is reached.
-  constexpr int posts = 60;
-  for (int i = 0; i < posts; ++i) {
-    for (auto& g : big) g.team_b_odds = 2.0 + i / 100.0;
+  const auto dropped = [&] {
+    return http_request(port_, http::verb::get, "/metrics")
+               .body.find("\nbettensor_slow_consumer_drops_total 1\n") != std::string::npos;
+  };
+  int posts = 0;
+  while (posts < 60 && !dropped()) {
+    for (auto& g : big) g.team_b_odds = 2.0 + posts / 100.0;
     big.back() = games_[0];  // keep g-1 as it is, for the prediction below
     const auto r =
         http_request(port_, http::verb::post, "/games", games_body(big), "Bearer " + admin_token);
     ASSERT_EQ(r.status, 200u);
+    ++posts;
   }
   // Now read: some updates, then the close frame; never all of them.
   int updates = 0;
