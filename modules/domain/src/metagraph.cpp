@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/json/serialize.hpp>
+
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/json.hpp"
 
@@ -71,6 +73,31 @@ protocol::result<std::shared_ptr<const metagraph>> metagraph::parse(std::string_
     m->neurons_.push_back(std::move(n));
   }
   return std::shared_ptr<const metagraph>(std::move(m));
+}
+
+std::shared_ptr<const metagraph> metagraph::make(std::int64_t netuid, std::int64_t block,
+                                                 std::vector<neuron> neurons) {
+  auto m = std::make_shared<metagraph>();
+  m->netuid_ = netuid;
+  m->block_ = block;
+  for (const auto& n : neurons) m->uid_by_hotkey_[n.hotkey] = n.uid;
+  m->neurons_ = std::move(neurons);
+  return m;
+}
+
+std::string metagraph::to_json() const {
+  boost::json::array list;
+  list.reserve(neurons_.size());
+  for (const auto& n : neurons_) {
+    list.push_back(
+        boost::json::object{{"uid", n.uid},
+                            {"hotkey", n.hotkey},
+                            {"validator_permit", n.validator_permit},
+                            {"stake", n.stake},
+                            {"axon", boost::json::object{{"ip", n.ip}, {"port", n.port}}}});
+  }
+  return boost::json::serialize(
+      boost::json::object{{"netuid", netuid_}, {"block", block_}, {"neurons", std::move(list)}});
 }
 
 std::optional<std::int64_t> metagraph::uid_of(const std::string& hotkey) const {

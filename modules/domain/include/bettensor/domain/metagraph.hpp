@@ -29,6 +29,11 @@ class metagraph {
  public:
   static protocol::result<std::shared_ptr<const metagraph>> load(const std::filesystem::path& file);
   static protocol::result<std::shared_ptr<const metagraph>> parse(std::string_view text);
+  /// A snapshot of the given neurons (from the chain); hotkeys must be SS58 addresses.
+  static std::shared_ptr<const metagraph> make(std::int64_t netuid, std::int64_t block,
+                                               std::vector<neuron> neurons);
+  /// The snapshot in the file format load() reads.
+  [[nodiscard]] std::string to_json() const;
 
   [[nodiscard]] std::optional<std::int64_t> uid_of(const std::string& hotkey) const;
   [[nodiscard]] const std::vector<neuron>& neurons() const { return neurons_; }
