@@ -24,7 +24,7 @@ cli::po::options_description subtensor_options() {
 }
 
 std::optional<sync_config> subtensor_config(const cli::po::variables_map& vm,
-                                                   const std::filesystem::path& data_file) {
+                                            const std::filesystem::path& data_file) {
   std::string endpoint;
   if (vm.count("subtensor.chain_endpoint") != 0) {
     endpoint = vm["subtensor.chain_endpoint"].as<std::string>();
@@ -33,7 +33,7 @@ std::optional<sync_config> subtensor_config(const cli::po::variables_map& vm,
     endpoint = network_endpoint(network);
     if (endpoint.empty())
       throw cli::usage_error("--subtensor.network must be finney, test or local (got '" + network +
-                        "'); for another node use --subtensor.chain_endpoint");
+                             "'); for another node use --subtensor.chain_endpoint");
   } else {
     return std::nullopt;
   }
@@ -43,7 +43,8 @@ std::optional<sync_config> subtensor_config(const cli::po::variables_map& vm,
   c.rpc.url = *url;
   const int netuid = vm["netuid"].as<int>();
   if (netuid < 0 || netuid > 65535)
-    throw cli::usage_error("--netuid must be between 0 and 65535 (got " + std::to_string(netuid) + ")");
+    throw cli::usage_error("--netuid must be between 0 and 65535 (got " + std::to_string(netuid) +
+                           ")");
   c.netuid = static_cast<std::uint16_t>(netuid);
   const auto ms = [](double seconds) {
     return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000)));

@@ -1,8 +1,5 @@
 #include "bettensor/chain/metagraph_sync.hpp"
 
-#include <prometheus/counter.h>
-#include <prometheus/gauge.h>
-#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -19,6 +16,7 @@
 #include <unordered_set>
 
 #include "bettensor/chain/neurons.hpp"
+#include "bettensor/metrics/metrics.hpp"
 #include "bettensor/transport/backoff.hpp"
 
 namespace bettensor::chain {
@@ -41,12 +39,28 @@ constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 // What one sync attempt gave: a snapshot, or the metric label and the reason.
 struct attempt {
   std::shared_ptr<const domain::metagraph> snapshot;
-  std::string_view outcome = "ok";
+  metrics::metagraph_sync outcome = metrics::metagraph_sync::ok;
   std::string why;
 };
 
-attempt failed(std::string_view outcome, std::string why) {
+attempt failed(metrics::metagraph_sync outcome, std::string why) {
   return {nullptr, outcome, std::move(why)};
+}
+
+// The outcome of a failed call.
+metrics::metagraph_sync outcome_of(transport::rpc_failure f) {
+  switch (f) {
+    case transport::rpc_failure::unreachable:
+      return metrics::metagraph_sync::unreachable;
+    case transport::rpc_failure::timeout:
+      return metrics::metagraph_sync::timeout;
+    case transport::rpc_failure::rpc_error:
+      return metrics::metagraph_sync::rpc_error;
+    case transport::rpc_failure::malformed:
+    case transport::rpc_failure::count_:
+      break;
+  }
+  return metrics::metagraph_sync::malformed;
 }
 
 // "0x1a2b" (a header's number) to an integer.
@@ -69,42 +83,12 @@ struct metagraph_sync::impl : std::enable_shared_from_this<impl> {
         retry(cfg.retry_base, std::max(cfg.retry_base, std::min(cfg.retry_max, cfg.interval))),
         timer(strand),
         on_snapshot(std::move(l)),
-        rng(std::random_device{}()) {
-    auto& syncs = prometheus::BuildCounter()
-                      .Name("bettensor_metagraph_syncs_total")
-                      .Help("Metagraph reads from the chain, by outcome (ok, unreachable, "
-                            "timeout, rpc_error, malformed, empty)")
-                      .Register(r);
-    for (std::size_t i = 0; i < outcomes.size(); ++i)
-      counters[i] = &syncs.Add({{"outcome", std::string(outcomes[i])}});
-    last_success = &prometheus::BuildGauge()
-                        .Name("bettensor_metagraph_last_success_timestamp_seconds")
-                        .Help("When the metagraph was last read from the chain (Unix time; 0: "
-                              "not since the start)")
-                        .Register(r)
-                        .Add({});
-    block_gauge = &prometheus::BuildGauge()
-                       .Name("bettensor_metagraph_block")
-                       .Help("The block of the metagraph in force")
-                       .Register(r)
-                       .Add({});
-    neurons_gauge = &prometheus::BuildGauge()
-                         .Name("bettensor_metagraph_neurons")
-                         .Help("Neurons in the metagraph in force")
-                         .Register(r)
-                         .Add({});
-    failures_gauge = &prometheus::BuildGauge()
-                          .Name("bettensor_metagraph_consecutive_failures")
-                          .Help("Failed metagraph reads since the last good one")
-                          .Register(r)
-                          .Add({});
+        rng(std::random_device{}()),
+        m(r) {
     read_cache();
   }
 
-  void count(std::string_view outcome) {
-    for (std::size_t i = 0; i < outcomes.size(); ++i)
-      if (outcomes[i] == outcome) counters[i]->Increment();
-  }
+  void count(metrics::metagraph_sync outcome) { metrics::at(m.syncs, outcome).Increment(); }
 
   void read_cache() {
     if (!cfg.cache_file) return;
@@ -113,19 +97,19 @@ struct metagraph_sync::impl : std::enable_shared_from_this<impl> {
       spdlog::info("No metagraph cache at {} yet", cfg.cache_file->string());
       return;
     }
-    auto m = domain::metagraph::load(*cfg.cache_file);
-    if (!m) {
-      spdlog::error("Ignoring the metagraph cache: {}", m.error().message);
+    auto loaded = domain::metagraph::load(*cfg.cache_file);
+    if (!loaded) {
+      spdlog::error("Ignoring the metagraph cache: {}", loaded.error().message);
       return;
     }
-    if ((*m)->netuid() != cfg.netuid) {
+    if ((*loaded)->netuid() != cfg.netuid) {
       spdlog::error("Ignoring the metagraph cache {}: it is of netuid {}, not {}",
-                    cfg.cache_file->string(), (*m)->netuid(), cfg.netuid);
+                    cfg.cache_file->string(), (*loaded)->netuid(), cfg.netuid);
       return;
     }
-    cache = *m;
-    block_gauge->Set(static_cast<double>(cache->block()));
-    neurons_gauge->Set(static_cast<double>(cache->neurons().size()));
+    cache = *loaded;
+    m.block->Set(static_cast<double>(cache->block()));
+    m.neurons->Set(static_cast<double>(cache->neurons().size()));
     spdlog::info("Metagraph from the cache {}: block {}, {} neurons", cfg.cache_file->string(),
                  cache->block(), cache->neurons().size());
   }
@@ -152,37 +136,42 @@ struct metagraph_sync::impl : std::enable_shared_from_this<impl> {
 
   net::awaitable<attempt> sync_once() {
     auto header = co_await client.call("chain_getHeader", {});
-    if (!header)
-      co_return failed(transport::to_label(header.error().kind), header.error().message);
+    if (!header) co_return failed(outcome_of(header.error().kind), header.error().message);
     const auto* h = header->if_object();
-    const auto block = h != nullptr && h->contains("number") ? hex_number(h->at("number")) : std::nullopt;
-    if (!block) co_return failed("malformed", "chain_getHeader: no block number in the answer");
+    const auto block =
+        h != nullptr && h->contains("number") ? hex_number(h->at("number")) : std::nullopt;
+    if (!block)
+      co_return failed(metrics::metagraph_sync::malformed,
+                       "chain_getHeader: no block number in the answer");
     json::array params{"NeuronInfoRuntimeApi_get_neurons_lite", neurons_lite_params(cfg.netuid)};
     auto answer = co_await client.call("state_call", std::move(params));
-    if (!answer)
-      co_return failed(transport::to_label(answer.error().kind), answer.error().message);
+    if (!answer) co_return failed(outcome_of(answer.error().kind), answer.error().message);
     if (!answer->is_string())
-      co_return failed("malformed", "state_call: the result is not a hex string");
+      co_return failed(metrics::metagraph_sync::malformed,
+                       "state_call: the result is not a hex string");
     std::vector<neuron_lite> neurons;
     try {
       neurons = decode_neurons_lite(from_hex(answer->get_string()));
     } catch (const scale_error& e) {
-      co_return failed("malformed", std::string("NeuronInfoLite list: ") + e.what());
+      co_return failed(metrics::metagraph_sync::malformed,
+                       std::string("NeuronInfoLite list: ") + e.what());
     }
     if (neurons.empty()) {
-      co_return failed("empty", "the chain lists no neurons for netuid " +
-                                    std::to_string(cfg.netuid) + " (does the subnet exist?)");
+      co_return failed(metrics::metagraph_sync::empty, "the chain lists no neurons for netuid " +
+                                                           std::to_string(cfg.netuid) +
+                                                           " (does the subnet exist?)");
     }
     std::unordered_set<std::uint16_t> uids;
     for (const auto& n : neurons) {
       if (n.netuid != cfg.netuid)
-        co_return failed("malformed", "uid " + std::to_string(n.uid) + " is of netuid " +
-                                          std::to_string(n.netuid) + ", not " +
-                                          std::to_string(cfg.netuid));
+        co_return failed(metrics::metagraph_sync::malformed,
+                         "uid " + std::to_string(n.uid) + " is of netuid " +
+                             std::to_string(n.netuid) + ", not " + std::to_string(cfg.netuid));
       if (!uids.insert(n.uid).second)
-        co_return failed("malformed", "uid " + std::to_string(n.uid) + " is listed twice");
+        co_return failed(metrics::metagraph_sync::malformed,
+                         "uid " + std::to_string(n.uid) + " is listed twice");
     }
-    co_return attempt{to_metagraph(cfg.netuid, *block, neurons), "ok", {}};
+    co_return attempt{to_metagraph(cfg.netuid, *block, neurons), metrics::metagraph_sync::ok, {}};
   }
 
   static net::awaitable<void> run(std::shared_ptr<impl> self) {
@@ -193,34 +182,31 @@ struct metagraph_sync::impl : std::enable_shared_from_this<impl> {
       std::chrono::milliseconds wait = self->cfg.interval;
       if (a.snapshot) {
         failures = 0;
-        const auto& m = *a.snapshot;
-        self->last_success->Set(static_cast<double>(
-            std::chrono::duration_cast<std::chrono::seconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count()));
-        self->block_gauge->Set(static_cast<double>(m.block()));
-        self->neurons_gauge->Set(static_cast<double>(m.neurons().size()));
+        const auto& g = *a.snapshot;
+        self->m.last_success->Set(
+            static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count()));
+        self->m.block->Set(static_cast<double>(g.block()));
+        self->m.neurons->Set(static_cast<double>(g.neurons().size()));
         spdlog::debug("Metagraph synced from {}: block {}, {} neurons",
-                      transport::to_string(self->cfg.rpc.url), m.block(), m.neurons().size());
-        self->write_cache(m);
+                      transport::to_string(self->cfg.rpc.url), g.block(), g.neurons().size());
+        self->write_cache(g);
         self->on_snapshot(a.snapshot);
         self->count(a.outcome);
       } else {
         ++failures;
         wait = self->retry.delay(failures - 1, self->rng);
         spdlog::warn("Metagraph sync failed ({}): {}; keeping the last good one; retry {} in {} ms",
-                     a.outcome, a.why, failures, wait.count());
+                     metrics::to_label(a.outcome), a.why, failures, wait.count());
         self->count(a.outcome);  // after the log line: a test waiting on one finds the other
       }
-      self->failures_gauge->Set(failures);
+      self->m.consecutive_failures->Set(failures);
       self->timer.expires_after(wait);
       co_await self->timer.async_wait(use_nothrow);
     }
     self->client.close();
   }
-
-  static constexpr std::array<std::string_view, 6> outcomes{"ok",        "unreachable", "timeout",
-                                                            "rpc_error", "malformed",   "empty"};
 
   net::strand<net::any_io_executor> strand;
   sync_config cfg;
@@ -230,11 +216,7 @@ struct metagraph_sync::impl : std::enable_shared_from_this<impl> {
   listener on_snapshot;
   std::mt19937_64 rng;
   std::shared_ptr<const domain::metagraph> cache;
-  std::array<prometheus::Counter*, outcomes.size()> counters{};
-  prometheus::Gauge* last_success = nullptr;
-  prometheus::Gauge* block_gauge = nullptr;
-  prometheus::Gauge* neurons_gauge = nullptr;
-  prometheus::Gauge* failures_gauge = nullptr;
+  metrics::metagraph_metrics m;
   bool stopping = false;
 };
 
@@ -242,9 +224,17 @@ metagraph_sync::metagraph_sync(const net::any_io_executor& ex, sync_config cfg,
                                prometheus::Registry& r, listener on_snapshot)
     : impl_(std::make_shared<impl>(ex, std::move(cfg), r, std::move(on_snapshot))) {}
 
-metagraph_sync::~metagraph_sync() { stop(); }
+metagraph_sync::~metagraph_sync() {
+  try {
+    stop();
+  } catch (const std::exception& e) {  // posting can fail only for want of memory
+    spdlog::error("Metagraph sync not stopped cleanly: {}", e.what());
+  }
+}
 
-std::shared_ptr<const domain::metagraph> metagraph_sync::cached() const { return impl_->cache; }
+std::shared_ptr<const domain::metagraph> metagraph_sync::cached() const {
+  return impl_->cache;
+}
 
 void metagraph_sync::start() {
   net::co_spawn(impl_->strand, impl::run(impl_), [](const std::exception_ptr& e) {

@@ -10,7 +10,8 @@ void scale_reader::fail(const std::string& why) const {
 }
 
 std::span<const std::uint8_t> scale_reader::take(std::size_t n, const char* what) {
-  if (n > remaining()) fail(std::string("truncated: ") + what + " needs " + std::to_string(n) + " bytes");
+  if (n > remaining())
+    fail(std::string("truncated: ") + what + " needs " + std::to_string(n) + " bytes");
   const auto s = bytes_.subspan(pos_, n);
   pos_ += n;
   return s;
@@ -25,14 +26,23 @@ T little_endian(std::span<const std::uint8_t> s) {
 }
 }  // namespace
 
-std::uint8_t scale_reader::u8() { return take(1, "u8")[0]; }
-std::uint16_t scale_reader::u16() { return little_endian<std::uint16_t>(take(2, "u16")); }
-std::uint32_t scale_reader::u32() { return little_endian<std::uint32_t>(take(4, "u32")); }
-std::uint64_t scale_reader::u64() { return little_endian<std::uint64_t>(take(8, "u64")); }
+std::uint8_t scale_reader::u8() {
+  return take(1, "u8")[0];
+}
+std::uint16_t scale_reader::u16() {
+  return little_endian<std::uint16_t>(take(2, "u16"));
+}
+std::uint32_t scale_reader::u32() {
+  return little_endian<std::uint32_t>(take(4, "u32"));
+}
+std::uint64_t scale_reader::u64() {
+  return little_endian<std::uint64_t>(take(8, "u64"));
+}
 
 u128 scale_reader::u128_le() {
   const auto s = take(16, "u128");
-  return {little_endian<std::uint64_t>(s.subspan(0, 8)), little_endian<std::uint64_t>(s.subspan(8))};
+  return {little_endian<std::uint64_t>(s.subspan(0, 8)),
+          little_endian<std::uint64_t>(s.subspan(8))};
 }
 
 bool scale_reader::boolean() {

@@ -35,15 +35,15 @@ TEST(ScaleTest, CompactIntegersInEachMode) {
 }
 
 TEST(ScaleTest, NonCanonicalTooLargeAndTruncatedCompactsAreRefused) {
-  for (const bytes& b : std::vector<bytes>{
-           {0x01, 0x00},                    // 0 in the two-byte mode
-           {0x02, 0x00, 0x00, 0x00},        // 0 in the four-byte mode
-           {0x03, 0xff, 0xff, 0xff, 0x00},  // < 2^30 in the big mode
-           {0x07, 0x00, 0x00, 0x00, 0x40, 0x00},  // a zero top byte
-           {0x17, 0, 0, 0, 0, 0, 0, 0, 0, 1},     // 9 bytes: above 64 bits
-           {0x01},                                // truncated
-           {0x13, 0xff, 0xff},                    // truncated
-           {}}) {
+  for (const bytes& b :
+       std::vector<bytes>{{0x01, 0x00},                          // 0 in the two-byte mode
+                          {0x02, 0x00, 0x00, 0x00},              // 0 in the four-byte mode
+                          {0x03, 0xff, 0xff, 0xff, 0x00},        // < 2^30 in the big mode
+                          {0x07, 0x00, 0x00, 0x00, 0x40, 0x00},  // a zero top byte
+                          {0x17, 0, 0, 0, 0, 0, 0, 0, 0, 1},     // 9 bytes: above 64 bits
+                          {0x01},                                // truncated
+                          {0x13, 0xff, 0xff},                    // truncated
+                          {}}) {
     scale_reader r(b);
     EXPECT_THROW(r.compact("value"), scale_error);
   }
@@ -225,7 +225,8 @@ TEST(RpcUrlTest, NodeAddresses) {
   u = transport::parse_rpc_url("ws://127.0.0.1");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->port, 80);
-  for (const char* bad : {"http://x:1", "ws://:1", "ws://h:0", "ws://h:70000", "ws://h:x", "wss://[::1"})
+  for (const char* bad :
+       {"http://x:1", "ws://:1", "ws://h:0", "ws://h:70000", "ws://h:x", "wss://[::1"})
     EXPECT_FALSE(transport::parse_rpc_url(bad)) << bad;
   EXPECT_EQ(network_endpoint("finney"), "wss://entrypoint-finney.opentensor.ai:443");
   EXPECT_EQ(network_endpoint("test"), "wss://test.finney.opentensor.ai:443");

@@ -384,4 +384,45 @@ miner_metrics::miner_metrics(prometheus::Registry& r) {
                         .Add({});
 }
 
+std::string_view to_label(metagraph_sync s) {
+  static constexpr std::array<std::string_view, static_cast<std::size_t>(metagraph_sync::count_)>
+      labels{"ok", "unreachable", "timeout", "rpc_error", "malformed", "empty"};
+  return labels[static_cast<std::size_t>(s)];
+}
+
+metagraph_metrics::metagraph_metrics(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  auto& family = BuildCounter()
+                     .Name("bettensor_metagraph_syncs_total")
+                     .Help(
+                         "Metagraph reads from the chain, by outcome (ok, unreachable, timeout, "
+                         "rpc_error, malformed, empty)")
+                     .Register(r);
+  for (std::size_t i = 0; i < syncs.size(); ++i)
+    syncs[i] = &family.Add({{"outcome", std::string(to_label(static_cast<metagraph_sync>(i)))}});
+  last_success = &BuildGauge()
+                      .Name("bettensor_metagraph_last_success_timestamp_seconds")
+                      .Help(
+                          "When the metagraph was last read from the chain (Unix time; 0: not "
+                          "since the start, or read from a file)")
+                      .Register(r)
+                      .Add({});
+  consecutive_failures = &BuildGauge()
+                              .Name("bettensor_metagraph_consecutive_failures")
+                              .Help("Failed metagraph reads from the chain since the last good one")
+                              .Register(r)
+                              .Add({});
+  block = &BuildGauge()
+               .Name("bettensor_metagraph_block")
+               .Help("The block of the metagraph in force")
+               .Register(r)
+               .Add({});
+  neurons = &BuildGauge()
+                 .Name("bettensor_metagraph_neurons")
+                 .Help("Neurons in the metagraph in force")
+                 .Register(r)
+                 .Add({});
+}
+
 }  // namespace bettensor::metrics

@@ -17,7 +17,7 @@ cli::po::options_description subtensor_options();
 /// nullopt. The cache defaults to metagraph-<netuid>.json beside `data_file` (the database).
 /// Throws cli::usage_error naming the flag.
 std::optional<sync_config> subtensor_config(const cli::po::variables_map& vm,
-                                                   const std::filesystem::path& data_file);
+                                            const std::filesystem::path& data_file);
 
 /// "wss://... (netuid 30, every 300 s, cache ...)": what --check-config prints.
 std::string describe(const sync_config& c);

@@ -130,4 +130,29 @@ struct miner_metrics {
   prometheus::Counter* storage_errors;
 };
 
+/// Outcomes of a metagraph read from the chain (labels of bettensor_metagraph_syncs_total).
+enum class metagraph_sync : std::uint8_t {
+  ok,
+  unreachable,  // no connection, or the node hung up
+  timeout,      // no answer in time
+  rpc_error,    // the node answered with an error
+  malformed,    // not JSON-RPC, not SCALE, or not this subnet's neurons
+  empty,        // no neurons: the subnet does not exist on that chain
+  count_
+};
+std::string_view to_label(metagraph_sync s);
+
+/// The metagraph in force, on both programs whatever its source (a file or the chain), so that
+/// dashboards and alerts find the series either way; the sync counters move only with the chain.
+/// Registering twice in one registry yields the same series.
+struct metagraph_metrics {
+  explicit metagraph_metrics(prometheus::Registry& r);
+
+  by<metagraph_sync, prometheus::Counter> syncs{};
+  prometheus::Gauge* last_success;          // Unix time of the last good read; 0: none yet
+  prometheus::Gauge* consecutive_failures;  // failed reads since the last good one
+  prometheus::Gauge* block;
+  prometheus::Gauge* neurons;
+};
+
 }  // namespace bettensor::metrics
