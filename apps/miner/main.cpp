@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bettensor/chain/flags.hpp"
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/domain/metagraph.hpp"
@@ -38,6 +39,9 @@ po::options_description miner_flags() {
       "port to dial on metagraph validators (0: the axon port listed in the file)")(
       "metagraph.tls", po::value<bool>()->default_value(false),
       "dial metagraph validators with wss:// (TLS)")(
+      "validator_min_stake", po::value<double>()->default_value(0),
+      "metagraph validators staked below this (units of stake, as the SDK's metagraph.S) are not "
+      "dialled; --validator entries are always dialled")(
       "websocket_enabled", po::value<bool>()->default_value(true),
       "deliver over WebSocket (false: HTTP POST /predictions only)")(
       "websocket_heartbeat_interval", po::value<int>()->default_value(60),
@@ -92,7 +96,7 @@ po::options_description miner_flags() {
                                     "address of the local model API (it answers loopback "
                                     "clients only)");
   po::options_description all;
-  all.add(ws).add(rest);
+  all.add(ws).add(rest).add(chain::subtensor_options());
   return all;
 }
 
@@ -124,8 +128,18 @@ int main(int argc, char** argv) try {
     }
   }
   if (vm.count("metagraph.file") != 0) opts.metagraph_file = vm["metagraph.file"].as<std::string>();
-  if (opts.validators.empty() && !opts.metagraph_file)
-    throw cli::usage_error("give --validator and/or --metagraph.file: no validator to deliver to");
+  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
+  opts.chain = chain::subtensor_config(vm, opts.db_path);
+  if (opts.chain && opts.metagraph_file)
+    throw cli::usage_error(
+        "--metagraph.file and --subtensor.* both name the metagraph's source: give one");
+  if (opts.validators.empty() && !opts.metagraph_file && !opts.chain)
+    throw cli::usage_error(
+        "give --validator, --metagraph.file or --subtensor.network/--subtensor.chain_endpoint: "
+        "no validator to deliver to");
+  opts.validator_min_stake = vm["validator_min_stake"].as<double>();
+  if (!(opts.validator_min_stake >= 0))
+    throw cli::usage_error("--validator_min_stake must not be negative");
   opts.metagraph_ws_port = cli::port(vm, "metagraph.ws_port");
   opts.metagraph_tls = vm["metagraph.tls"].as<bool>();
   if (vm.count("websocket_tls_ca") != 0)
@@ -161,7 +175,6 @@ int main(int argc, char** argv) try {
   opts.wager = vm["wager"].as<double>();
   if (!(opts.wager > 0)) throw cli::usage_error("--wager must be positive");
   opts.model_name = vm["model_name"].as<std::string>();
-  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
   if (vm.count("api.port") != 0) opts.api_port = cli::port(vm, "api.port");
   opts.api_address = vm["api.address"].as<std::string>();
   const int threads = cli::positive_int(vm, "threads");
@@ -202,7 +215,10 @@ int main(int argc, char** argv) try {
   if (vm["check-config"].as<bool>()) {
     std::cout << "bettensor-miner: configuration OK: hotkey " << identity->ss58 << ", "
               << opts.validators.size() << " validators from --validator"
-              << (opts.metagraph_file ? " plus the metagraph's" : "") << ", database "
+              << (opts.metagraph_file ? " plus the metagraph file's"
+                  : opts.chain        ? " plus the metagraph's from " + chain::describe(*opts.chain)
+                                      : std::string())
+              << ", stake floor " << opts.validator_min_stake << ", database "
               << opts.db_path.string() << '\n';
     return 0;
   }

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bettensor/chain/flags.hpp"
 #include "bettensor/cli/options.hpp"
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/domain/metagraph.hpp"
@@ -76,7 +77,8 @@ po::options_description validator_options() {
       "wallet.hotkey", po::value<std::string>()->default_value("default"),
       "hotkey name (the validator's identity)")(
       "metagraph.file", po::value<std::string>(),
-      "metagraph snapshot (JSON); required; re-read when it changes or on SIGHUP")(
+      "metagraph snapshot (JSON), re-read when it changes or on SIGHUP; required unless the "
+      "metagraph is read from the chain (--subtensor.network or --subtensor.chain_endpoint)")(
       "blacklist.file", po::value<std::string>(),
       "hotkeys refused even when registered, one per line; re-read on change")(
       "games.file", po::value<std::string>(),
@@ -96,7 +98,7 @@ po::options_description validator_options() {
       "predictions.daily_wager_limit", po::value<double>()->default_value(1000.0),
       "accepted wagers per miner per UTC day");
   po::options_description all;
-  all.add(ws).add(files);
+  all.add(ws).add(files).add(chain::subtensor_options());
   return all;
 }
 
@@ -106,8 +108,14 @@ spdlog::level::level_enum level(const std::string& flag, const std::string& name
 
 // --check-config: every file the validator would read at start, read and checked.
 void check_files(const validator::validator_options& o) {
-  if (auto m = domain::metagraph::load(o.metagraph_file); !m)
+  if (o.chain) {
+    if (o.chain->cache_file && std::filesystem::exists(*o.chain->cache_file)) {
+      if (auto m = domain::metagraph::load(*o.chain->cache_file); !m)
+        throw cli::usage_error("--metagraph.cache: " + m.error().message);
+    }
+  } else if (auto m = domain::metagraph::load(o.metagraph_file); !m) {
     throw cli::usage_error("--metagraph.file: " + m.error().message);
+  }
   if (o.blacklist_file) {
     if (auto b = domain::blacklist::load(*o.blacklist_file); !b)
       throw cli::usage_error("--blacklist.file: " + b.error().message);
@@ -191,14 +199,23 @@ int main(int argc, char** argv) try {
                                                     vm["websocket.log_level"].as<std::string>()))
                         : log_level);
 
-  if (vm.count("metagraph.file") == 0) throw cli::usage_error("--metagraph.file is required");
-  opts.metagraph_file = vm["metagraph.file"].as<std::string>();
+  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
+  opts.chain = chain::subtensor_config(vm, opts.db_path);
+  if (opts.chain && vm.count("metagraph.file") != 0)
+    throw cli::usage_error(
+        "--metagraph.file and --subtensor.* both name the metagraph's source: give one");
+  if (!opts.chain) {
+    if (vm.count("metagraph.file") == 0)
+      throw cli::usage_error(
+          "--metagraph.file is required (or read the metagraph from the chain with "
+          "--subtensor.network or --subtensor.chain_endpoint)");
+    opts.metagraph_file = vm["metagraph.file"].as<std::string>();
+  }
   if (vm.count("blacklist.file") != 0) opts.blacklist_file = vm["blacklist.file"].as<std::string>();
   if (vm.count("games.file") != 0) opts.games_file = vm["games.file"].as<std::string>();
   if (vm.count("admin.token_file") != 0)
     opts.admin_token_file = vm["admin.token_file"].as<std::string>();
   opts.admin_allow_remote = vm["admin.allow_remote"].as<bool>();
-  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
   opts.daily_wager_limit = vm["predictions.daily_wager_limit"].as<double>();
   if (!(opts.daily_wager_limit > 0))
     throw cli::usage_error("--predictions.daily_wager_limit must be positive");
@@ -214,7 +231,10 @@ int main(int argc, char** argv) try {
   if (vm["check-config"].as<bool>()) {
     check_files(opts);
     std::cout << "bettensor-validator: configuration OK: hotkey " << identity->ss58 << ", port "
-              << opts.server.port << ", database " << opts.db_path.string() << '\n';
+              << opts.server.port << ", database " << opts.db_path.string() << ", metagraph "
+              << (opts.chain ? "from " + chain::describe(*opts.chain)
+                             : "file " + opts.metagraph_file.string())
+              << '\n';
     return 0;
   }
   opts.metrics = std::make_shared<metrics::registry>();

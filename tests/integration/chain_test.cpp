@@ -38,9 +38,8 @@ class subtensor_standin {
   static json::object neuron(std::int64_t uid, const std::string& hotkey, bool permit = false,
                              std::uint64_t stake_rao = 0, const std::string& ip = "",
                              std::uint16_t port = 0) {
-    return {{"uid", uid},     {"hotkey", hotkey},          {"validator_permit", permit},
-            {"ip", ip},       {"port", port},              {"ip_type", 4},
-            {"stake", std::to_string(stake_rao)}};
+    return {{"uid", uid},   {"hotkey", hotkey}, {"validator_permit", permit},        {"ip", ip},
+            {"port", port}, {"ip_type", 4},     {"stake", std::to_string(stake_rao)}};
   }
 
  private:
@@ -86,8 +85,7 @@ class ChainTest : public MinerTest {
     json::array neurons{subtensor_standin::neuron(0, validator_.ss58, true, 5'000'000'000'000,
                                                   "127.0.0.1", port_ != 0 ? port_ : 10401)};
     for (const auto& m : miners)
-      neurons.push_back(
-          subtensor_standin::neuron(static_cast<std::int64_t>(uid_of(m)), m.ss58));
+      neurons.push_back(subtensor_standin::neuron(static_cast<std::int64_t>(uid_of(m)), m.ss58));
     return neurons;
   }
 
@@ -252,8 +250,8 @@ TEST_F(ChainTest, TheMinerDialsTheValidatorsWithAPermitAnAxonAndTheStake) {
   neurons.push_back(subtensor_standin::neuron(10, rich_no_axon.ss58, true, 9'000'000'000'000));
   neurons.push_back(subtensor_standin::neuron(11, poor.ss58, true, 10'000'000'000, "127.0.0.1",
                                               port_));  // 10 units: below the floor
-  neurons.push_back(subtensor_standin::neuron(12, no_permit.ss58, false, 9'000'000'000'000,
-                                              "127.0.0.1", port_));
+  neurons.push_back(
+      subtensor_standin::neuron(12, no_permit.ss58, false, 9'000'000'000'000, "127.0.0.1", port_));
   node_->control({{"neurons", std::move(neurons)}, {"block", ++block_}});
   wait_for_fresh_sync();
 
@@ -266,11 +264,75 @@ TEST_F(ChainTest, TheMinerDialsTheValidatorsWithAPermitAnAxonAndTheStake) {
   EXPECT_EQ(log.wait_for("connected:"), "connected:" + validator_.ss58 + ":1");
   auto p = prediction(miners_[0], "via-chain");
   ASSERT_TRUE(submit(m, p));
-  EXPECT_EQ(log.wait_for("answered:"), "answered:" + validator_.ss58 + ":via-chain:success:WebSocket");
+  EXPECT_EQ(log.wait_for("answered:"),
+            "answered:" + validator_.ss58 + ":via-chain:success:WebSocket");
   const auto text = m.metrics().render();
   EXPECT_NE(text.find("\nbettensor_miner_validators 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("\nbettensor_metagraph_syncs_total{outcome=\"ok\"} "), std::string::npos);
   EXPECT_TRUE(fs::exists(dir_ / "miner-metagraph-30.json"));
+}
+
+// Every new flag is in --help, --check-config shows what would be read, and a bad value stops
+// the program with one line naming the flag (exit code 2).
+TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
+  make_wallet("operator");
+  const auto wallet = wallet_flags("operator");
+  const std::vector<std::string> shared{
+      "--subtensor.network", "--subtensor.chain_endpoint", "--netuid",
+      "--subtensor.timeout", "--metagraph.sync_interval",  "--metagraph.cache"};
+  for (const char* bin : {BETTENSOR_VALIDATOR_BIN, BETTENSOR_MINER_BIN}) {
+    child_process help({bin, "--help"});
+    EXPECT_EQ(help.wait(), 0);
+    const auto text = help.output();
+    for (const auto& flag : shared) EXPECT_NE(text.find(flag), std::string::npos) << bin << flag;
+    if (std::string(bin) == BETTENSOR_MINER_BIN) {
+      EXPECT_NE(text.find("--validator_min_stake"), std::string::npos);
+    }
+
+    std::vector<std::string> argv{bin,
+                                  wallet[0],
+                                  wallet[1],
+                                  wallet[2],
+                                  "--subtensor.network=finney",
+                                  "--db.path=" + (dir_ / "x.db").string(),
+                                  "--check-config"};
+    child_process check(argv);
+    EXPECT_EQ(check.wait(), 0) << check.output();
+    EXPECT_NE(check.output().find("wss://entrypoint-finney.opentensor.ai:443/ (netuid 30, every "
+                                  "300 s, cache " +
+                                  (dir_ / "metagraph-30.json").string() + ")"),
+              std::string::npos)
+        << check.output();
+  }
+  const std::string endpoint = "--subtensor.chain_endpoint=ws://127.0.0.1:9944";
+  struct bad_start {
+    std::vector<std::string> argv;
+    std::string mentions;
+  };
+  const std::vector<bad_start> cases = {
+      {{BETTENSOR_VALIDATOR_BIN, "--subtensor.network=mainnet"}, "--subtensor.network"},
+      {{BETTENSOR_VALIDATOR_BIN, "--subtensor.chain_endpoint=http://127.0.0.1:9944"},
+       "--subtensor.chain_endpoint"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--netuid=70000"}, "--netuid"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--metagraph.sync_interval=0"},
+       "--metagraph.sync_interval"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--subtensor.timeout=-1"}, "--subtensor.timeout"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--metagraph.file=m.json"},
+       "--metagraph.file and --subtensor.*"},
+      {{BETTENSOR_VALIDATOR_BIN}, "--metagraph.file is required"},
+      {{BETTENSOR_MINER_BIN, "--subtensor.network=devnet"}, "--subtensor.network"},
+      {{BETTENSOR_MINER_BIN, endpoint, "--validator_min_stake=-5"}, "--validator_min_stake"},
+      {{BETTENSOR_MINER_BIN, endpoint, "--metagraph.file=m.json"},
+       "--metagraph.file and --subtensor.*"},
+  };
+  for (const auto& c : cases) {
+    child_process p(c.argv);
+    const int rc = p.wait();
+    const auto out = p.output();
+    EXPECT_EQ(rc, 2) << c.argv.back() << ": " << out;
+    EXPECT_NE(out.find(c.mentions), std::string::npos) << c.argv.back() << ": " << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << c.argv.back() << ": " << out;
+  }
 }
 
 }  // namespace

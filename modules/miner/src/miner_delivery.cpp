@@ -21,6 +21,10 @@ void miner_service::impl::sync_peers() {
     add_peer(endpoint);
   }
   mm->validators->Set(static_cast<double>(peers.size()));
+  if (const auto& g = directory.graph()) {
+    graph_metrics->block->Set(static_cast<double>(g->block()));
+    graph_metrics->neurons->Set(static_cast<double>(g->neurons().size()));
+  }
   count_connected();
   if (peers.empty())
     spdlog::warn(

@@ -225,9 +225,11 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   detail::api_hooks hooks;
   std::unique_ptr<detail::local_api> api;
   detail::validator_directory directory;
+  std::unique_ptr<chain::metagraph_sync> chain_sync;   // with --subtensor.*
   std::map<std::string, std::shared_ptr<peer>> peers;  // by validator hotkey
   std::optional<std::int64_t> uid_;
   std::unique_ptr<metrics::miner_metrics> mm;
+  std::unique_ptr<metrics::metagraph_metrics> graph_metrics;
   std::uint64_t ticks = 0;
   bool stopping = false;
   // Waiting for the database (see stored()).

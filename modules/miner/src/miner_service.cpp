@@ -13,6 +13,7 @@ miner_service::impl::impl(net::io_context& io, miner_options o, crypto::hotkey i
       directory(opts, identity.ss58) {
   if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
   mm = std::make_unique<metrics::miner_metrics>(opts.metrics->get());
+  graph_metrics = std::make_unique<metrics::metagraph_metrics>(opts.metrics->get());
   if (!opts.websocket_enabled && !opts.http_fallback)
     throw std::runtime_error("with the WebSocket disabled the HTTP fallback must be enabled");
   if (opts.link.reconnect_base <= transport::backoff::duration::zero() ||
@@ -34,6 +35,20 @@ miner_service::impl::impl(net::io_context& io, miner_options o, crypto::hotkey i
           auto self = ref->lock();
           return self ? std::shared_ptr<detail::api_hooks>(self, &self->hooks) : nullptr;
         });
+  }
+  if (opts.chain) {
+    // Each good snapshot is installed on the strand, once start() has run.
+    auto on_snapshot = [ref = api_owner, ex = strand](std::shared_ptr<const domain::metagraph> g) {
+      net::post(ex, [ref, g = std::move(g)]() mutable {
+        auto self = ref->lock();
+        if (!self || self->stopping) return;
+        self->directory.install(std::move(g));
+        self->sync_peers();
+      });
+    };
+    chain_sync = std::make_unique<chain::metagraph_sync>(strand, *opts.chain, opts.metrics->get(),
+                                                         std::move(on_snapshot));
+    if (auto cached = chain_sync->cached()) directory.install(std::move(cached));
   }
 }
 
@@ -139,6 +154,7 @@ void miner_service::start() {
     self->sync_peers();
     self->spawn(self->ticks_loop(), "tick");
   });
+  if (impl_->chain_sync) impl_->chain_sync->start();
 }
 
 void miner_service::stop(std::function<void()> done) {
@@ -146,6 +162,7 @@ void miner_service::stop(std::function<void()> done) {
     if (self->stopping) return done();
     self->stopping = true;
     self->tick_timer.cancel();
+    if (self->chain_sync) self->chain_sync->stop();
     for (auto& [hotkey, p] : self->peers)
       if (p->link) p->link->stop();
     if (self->api) self->api->stop();

@@ -19,6 +19,7 @@ validator_directory::validator_directory(const miner_options& opts, std::string 
       file_(opts.metagraph_file),
       ws_port_(opts.metagraph_ws_port),
       tls_(opts.metagraph_tls),
+      min_stake_(opts.validator_min_stake),
       own_hotkey_(std::move(own_hotkey)) {
   if (!file_) return;
   auto m = domain::metagraph::load(*file_);
@@ -43,12 +44,21 @@ bool validator_directory::refresh(bool force) {
   return true;
 }
 
+void validator_directory::install(std::shared_ptr<const domain::metagraph> g) {
+  graph_ = std::move(g);
+}
+
 std::map<std::string, validator_endpoint> validator_directory::wanted() const {
   std::map<std::string, validator_endpoint> out;
   for (const auto& v : flagged_) out.emplace(v.hotkey, v);
   if (!graph_) return out;
   for (const auto& n : graph_->neurons()) {
     if (!n.validator_permit || is_unset_ip(n.ip) || n.hotkey == own_hotkey_) continue;
+    if (n.stake < min_stake_) {
+      spdlog::debug("Not dialing validator {} (uid {}): stake {} is below --validator_min_stake {}",
+                    n.hotkey, n.uid, n.stake, min_stake_);
+      continue;
+    }
     const std::uint16_t port = ws_port_ != 0 ? ws_port_ : n.port;
     if (port == 0) continue;
     out.emplace(n.hotkey, validator_endpoint{n.ip, port, "/ws", n.hotkey, tls_});

@@ -70,6 +70,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // --- who may connect -------------------------------------------------------------------------
   transport::auth_decision authorize(const std::string& hotkey) const;
   void reload_metagraph();
+  // Installs a new metagraph (from the file or the chain) and closes the connections of hotkeys
+  // it no longer lists.
+  void apply_metagraph(const std::shared_ptr<const metagraph>& g, std::string_view from);
   void reload_blacklist();
   void reload_games();
 
@@ -146,6 +149,8 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   net::strand<net::io_context::executor_type> games_strand;  // installs stored sets in order
 
   std::optional<file_stamp> metagraph_stamp;
+  std::unique_ptr<chain::metagraph_sync> chain_sync;  // with --subtensor.*
+  std::unique_ptr<metrics::metagraph_metrics> graph_metrics;
   std::optional<file_stamp> blacklist_stamp;
   std::optional<file_stamp> games_stamp;
 };

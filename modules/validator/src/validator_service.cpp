@@ -29,6 +29,7 @@ validator_service::impl::impl(net::io_context& io, validator_options o, crypto::
       games_strand(net::make_strand(io)) {
   if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
   m = std::make_shared<metrics::validator_metrics>(opts.metrics->get());
+  graph_metrics = std::make_unique<metrics::metagraph_metrics>(opts.metrics->get());
   opts.server.metrics = m;
   registry = std::make_unique<handler_registry>(*m);
 }
@@ -44,10 +45,34 @@ void validator_service::impl::count_verdict(const storage::verdict& v, metrics::
 }
 
 void validator_service::impl::load_access_files() {
-  auto g = metagraph::load(opts.metagraph_file);
-  if (!g) throw startup_error("--metagraph.file: " + g.error().message);
-  graph = *g;
-  metagraph_stamp = stamp_of(opts.metagraph_file);
+  if (opts.chain) {
+    // Snapshots arrive on the sync's strand; they are installed where the files are re-read.
+    auto on_snapshot = [weak = weak_from_this(),
+                        ex = watch_timer.get_executor()](std::shared_ptr<const metagraph> g) {
+      net::post(ex, [weak, g = std::move(g)] {
+        if (auto self = weak.lock(); self && !self->stopping) self->apply_metagraph(g, "chain");
+      });
+    };
+    try {
+      chain_sync = std::make_unique<chain::metagraph_sync>(watch_timer.get_executor(), *opts.chain,
+                                                           opts.metrics->get(), on_snapshot);
+    } catch (const std::invalid_argument& e) {
+      throw startup_error(std::string("--subtensor.chain_endpoint: ") + e.what());
+    }
+    graph = chain_sync->cached();
+    if (!graph) {
+      spdlog::warn("No metagraph yet: every miner is refused until the first sync from {}",
+                   transport::to_string(opts.chain->rpc.url));
+      graph = metagraph::make(opts.chain->netuid, 0, {});
+    }
+  } else {
+    auto g = metagraph::load(opts.metagraph_file);
+    if (!g) throw startup_error("--metagraph.file: " + g.error().message);
+    graph = *g;
+    metagraph_stamp = stamp_of(opts.metagraph_file);
+  }
+  graph_metrics->block->Set(static_cast<double>(graph->block()));
+  graph_metrics->neurons->Set(static_cast<double>(graph->neurons().size()));
   if (opts.blacklist_file) {
     auto b = blacklist::load(*opts.blacklist_file);
     if (!b) throw startup_error("--blacklist.file: " + b.error().message);
@@ -106,12 +131,27 @@ transport::auth_decision validator_service::impl::authorize(const std::string& h
 void validator_service::impl::reload_metagraph() {
   auto g = metagraph::load(opts.metagraph_file);
   if (!g) return spdlog::error("Metagraph not reloaded: {}", g.error().message);
+  apply_metagraph(*g, "file");
+}
+
+void validator_service::impl::apply_metagraph(const std::shared_ptr<const metagraph>& g,
+                                              std::string_view from) {
+  std::size_t before = 0;
   {
     std::lock_guard lock(mutex);
-    graph = *g;
+    before = graph->neurons().size();
+    graph = g;
   }
-  spdlog::info("Metagraph reloaded: {} neurons (block {})", (*g)->neurons().size(), (*g)->block());
-  server->disconnect_if([g = *g](const std::string& hk) { return !g->uid_of(hk); },
+  graph_metrics->block->Set(static_cast<double>(g->block()));
+  graph_metrics->neurons->Set(static_cast<double>(g->neurons().size()));
+  if (from == "chain" && before == g->neurons().size()) {
+    spdlog::debug("Metagraph from the chain: {} neurons (block {})", g->neurons().size(),
+                  g->block());
+  } else {
+    spdlog::info("Metagraph from the {}: {} neurons (block {})", from, g->neurons().size(),
+                 g->block());
+  }
+  server->disconnect_if([g](const std::string& hk) { return !g->uid_of(hk); },
                         protocol::close_reason::deregistered,
                         protocol::auth_error(protocol::errc::not_registered).message);
 }
@@ -152,7 +192,7 @@ void validator_service::impl::check_files(bool force) {
     last = now;
     return true;
   };
-  if (changed(opts.metagraph_file, metagraph_stamp)) reload_metagraph();
+  if (!opts.chain && changed(opts.metagraph_file, metagraph_stamp)) reload_metagraph();
   if (opts.blacklist_file && changed(*opts.blacklist_file, blacklist_stamp)) reload_blacklist();
   if (opts.games_file && changed(*opts.games_file, games_stamp)) reload_games();
 }
@@ -261,6 +301,7 @@ metrics::registry& validator_service::metrics() const {
 
 void validator_service::start() {
   impl_->server->start();
+  if (impl_->chain_sync) impl_->chain_sync->start();
   net::co_spawn(impl_->watch_timer.get_executor(), impl::watch_files(impl_),
                 [](const std::exception_ptr& e) {
                   if (e) spdlog::error("file watcher stopped");
@@ -272,6 +313,7 @@ void validator_service::start() {
 void validator_service::stop(std::function<void()> done) {
   auto self = impl_;
   self->stopping = true;
+  if (self->chain_sync) self->chain_sync->stop();
   net::post(self->watch_timer.get_executor(), [self] { self->watch_timer.cancel(); });
   self->server->stop([self, done = std::move(done)] {
     self->store->flush();

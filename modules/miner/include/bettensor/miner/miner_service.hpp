@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bettensor/chain/metagraph_sync.hpp"
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/metrics/metrics.hpp"
 #include "bettensor/protocol/error.hpp"
@@ -46,6 +47,9 @@ protocol::result<strategy> parse_strategy(std::string_view name);
 struct miner_options {
   std::vector<validator_endpoint> validators;           // --validator
   std::optional<std::filesystem::path> metagraph_file;  // validators with a permit and an IP
+  std::optional<chain::sync_config> chain;  // or the metagraph from the chain (--subtensor.*)
+  /// Metagraph validators staked below this (in units, as the SDK's metagraph.S) are not dialed.
+  double validator_min_stake = 0;
   std::uint16_t metagraph_ws_port = 0;  // 0: dial the axon port listed in the metagraph
   bool metagraph_tls = false;           // dial the metagraph's validators with wss://
   std::chrono::milliseconds file_poll_interval{1000};

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "bettensor/chain/metagraph_sync.hpp"
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/metrics/metrics.hpp"
 #include "bettensor/transport/server.hpp"
@@ -28,7 +29,10 @@ class startup_error : public std::runtime_error {
 
 struct validator_options {
   transport::server_config server;
+  /// Who may connect: the metagraph file (re-read when it changes), or the chain when `chain`
+  /// is set (the file is then unused).
   std::filesystem::path metagraph_file;
+  std::optional<chain::sync_config> chain;
   std::optional<std::filesystem::path> blacklist_file;
   std::optional<std::filesystem::path> games_file;
   std::optional<std::filesystem::path> admin_token_file;
