@@ -96,7 +96,15 @@ po::options_description miner_flags() {
                                     "address of the local model API (it answers loopback "
                                     "clients only)");
   po::options_description all;
-  all.add(ws).add(rest).add(chain::subtensor_options());
+  po::options_description axon("Bittensor conventions");
+  axon.add_options()("axon.port", po::value<int>(),
+                     "accepted as start scripts pass it; the miner serves no axon (it dials its "
+                     "validators), so the port is checked and not used");
+  all.add(ws)
+      .add(rest)
+      .add(chain::subtensor_options())
+      .add(axon)
+      .add(cli::bittensor_logging_options());
   return all;
 }
 
@@ -179,8 +187,9 @@ int main(int argc, char** argv) try {
   opts.api_address = vm["api.address"].as<std::string>();
   const int threads = cli::positive_int(vm, "threads");
 
-  const auto log_level =
-      spdlog::level::from_str(cli::log_level_name("log_level", vm["log_level"].as<std::string>()));
+  const auto log_level = spdlog::level::from_str(cli::log_level_name(
+      "log_level", cli::bittensor_log_level(vm, vm["log_level"].as<std::string>())));
+  if (vm.count("axon.port") != 0) cli::port(vm, "axon.port");
   spdlog::set_level(vm.count("websocket_log_level") != 0
                         ? std::min(log_level, spdlog::level::from_str(cli::log_level_name(
                                                   "websocket_log_level",

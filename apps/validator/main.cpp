@@ -98,7 +98,15 @@ po::options_description validator_options() {
       "predictions.daily_wager_limit", po::value<double>()->default_value(1000.0),
       "accepted wagers per miner per UTC day");
   po::options_description all;
-  all.add(ws).add(files).add(chain::subtensor_options());
+  po::options_description axon("Bittensor conventions");
+  axon.add_options()("axon.port", po::value<int>(),
+                     "serve /ws (and all of --websocket.port's routes) on this port, where the "
+                     "chain lists the validator's axon; replaces --websocket.port");
+  all.add(ws)
+      .add(files)
+      .add(chain::subtensor_options())
+      .add(axon)
+      .add(cli::bittensor_logging_options());
   return all;
 }
 
@@ -154,6 +162,11 @@ int main(int argc, char** argv) try {
   s.websocket_enabled = vm["websocket.enabled"].as<bool>();
   s.address = vm["websocket.address"].as<std::string>();
   s.port = cli::port(vm, "websocket.port");
+  if (vm.count("axon.port") != 0) {
+    if (!vm["websocket.port"].defaulted())
+      throw cli::usage_error("--axon.port and --websocket.port both name the port: give one");
+    s.port = cli::port(vm, "axon.port");
+  }
   s.heartbeat_interval =
       std::chrono::seconds(cli::positive_int(vm, "websocket.heartbeat_interval"));
   s.connection_timeout =
@@ -193,7 +206,8 @@ int main(int argc, char** argv) try {
   s.compression_threshold = static_cast<std::size_t>(threshold);
   const int threads = cli::positive_int(vm, "threads");
 
-  const auto log_level = level("log.level", vm["log.level"].as<std::string>());
+  const auto log_level =
+      level("log.level", cli::bittensor_log_level(vm, vm["log.level"].as<std::string>()));
   spdlog::set_level(vm.count("websocket.log_level") != 0
                         ? std::min(log_level, level("websocket.log_level",
                                                     vm["websocket.log_level"].as<std::string>()))

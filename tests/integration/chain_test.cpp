@@ -293,7 +293,10 @@ TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
                                   wallet[0],
                                   wallet[1],
                                   wallet[2],
+                                  "--netuid=30",
                                   "--subtensor.network=finney",
+                                  "--axon.port=8091",
+                                  "--logging.debug",
                                   "--db.path=" + (dir_ / "x.db").string(),
                                   "--check-config"};
     child_process check(argv);
@@ -303,6 +306,9 @@ TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
                                   (dir_ / "metagraph-30.json").string() + ")"),
               std::string::npos)
         << check.output();
+    if (std::string(bin) == BETTENSOR_VALIDATOR_BIN) {
+      EXPECT_NE(check.output().find(", port 8091,"), std::string::npos) << check.output();
+    }
   }
   const std::string endpoint = "--subtensor.chain_endpoint=ws://127.0.0.1:9944";
   struct bad_start {
@@ -320,6 +326,10 @@ TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
       {{BETTENSOR_VALIDATOR_BIN, endpoint, "--metagraph.file=m.json"},
        "--metagraph.file and --subtensor.*"},
       {{BETTENSOR_VALIDATOR_BIN}, "--metagraph.file is required"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--axon.port=70000"}, "--axon.port"},
+      {{BETTENSOR_VALIDATOR_BIN, endpoint, "--axon.port=8091", "--websocket.port=8092"},
+       "--axon.port and --websocket.port"},
+      {{BETTENSOR_MINER_BIN, endpoint, "--axon.port=-1"}, "--axon.port"},
       {{BETTENSOR_MINER_BIN, "--subtensor.network=devnet"}, "--subtensor.network"},
       {{BETTENSOR_MINER_BIN, endpoint, "--validator_min_stake=-5"}, "--validator_min_stake"},
       {{BETTENSOR_MINER_BIN, endpoint, "--metagraph.file=m.json"},

@@ -39,6 +39,22 @@ std::optional<po::variables_map> parse(int argc, const char* const* argv, const 
   return vm;
 }
 
+po::options_description bittensor_logging_options() {
+  po::options_description o("Logging, as the Bittensor SDK spells it");
+  o.add_options()("logging.trace", po::bool_switch(), "log at trace level (every frame)")(
+      "logging.debug", po::bool_switch(), "log at debug level")("logging.info", po::bool_switch(),
+                                                                "log at info level (the default)");
+  return o;
+}
+
+std::string bittensor_log_level(const po::variables_map& vm, std::string fallback) {
+  for (const char* level : {"trace", "debug", "info"}) {
+    const std::string flag = std::string("logging.") + level;
+    if (vm.count(flag) != 0 && vm[flag].as<bool>()) return level;
+  }
+  return fallback;
+}
+
 int positive_int(const po::variables_map& vm, const std::string& flag) {
   const int v = vm[flag].as<int>();
   if (v <= 0)

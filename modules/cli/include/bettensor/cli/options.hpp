@@ -48,6 +48,13 @@ double positive_seconds(const po::variables_map& vm, const std::string& flag);
 /// spdlog spells it; usage_error naming the flag otherwise.
 std::string log_level_name(const std::string& flag, const std::string& name);
 
+/// The Bittensor SDK's logging switches: --logging.trace, --logging.debug, --logging.info.
+po::options_description bittensor_logging_options();
+
+/// The level a --logging.* switch asks for (the most verbose one given), else `fallback` (the
+/// program's own --log.level or --log_level).
+std::string bittensor_log_level(const po::variables_map& vm, std::string fallback);
+
 /// "~" or "~/x" expanded with $HOME, as Bittensor does for wallet paths.
 std::filesystem::path expand_user(const std::string& path);
 
