@@ -15,6 +15,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # nginx (the validator behind a reverse proxy); the fault tests read the databases with sqlite3
   # and cut the network with iproute2 and iptables.
   packages+=(clang clang-format clang-tidy prometheus nginx-light sqlite3 iproute2 iptables)
+  # systemd-analyze verify checks the units in deploy/systemd
+  packages+=(systemd)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
