@@ -3,11 +3,15 @@
 #pragma once
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/websocket.hpp>
 #include <condition_variable>
 #include <deque>
 
+#include <functional>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/miner/miner_service.hpp"
@@ -95,6 +99,47 @@ class miner_log {
   std::condition_variable cv_;
   std::deque<std::string> queue_;
   std::vector<std::string> history_;
+};
+
+/// A validator test double on loopback, scripted by the test: it accepts one WebSocket, reads
+/// the miner's authentication and runs `script` on its own thread, then reads until the miner
+/// leaves. An exception in the script fails the test.
+class scripted_validator {
+ public:
+  using stream = boost::beast::websocket::stream<boost::asio::ip::tcp::socket>;
+
+  explicit scripted_validator(std::function<void(stream&)> script)
+      : thread_([this, script = std::move(script)] { run(script); }) {}
+  ~scripted_validator() { join(); }
+  scripted_validator(const scripted_validator&) = delete;
+  scripted_validator& operator=(const scripted_validator&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// Waits for the script to end and the miner to leave (stop the miner first).
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  static void send(stream& ws, const std::string& text) { ws.write(boost::asio::buffer(text)); }
+
+ private:
+  void run(const std::function<void(stream&)>& script) {
+    try {
+      stream ws(acceptor_.accept());
+      ws.accept();
+      boost::beast::flat_buffer buf;
+      ws.read(buf);  // the miner's authentication
+      script(ws);
+      boost::beast::error_code ec;
+      while (!ec) ws.read(buf, ec);  // until the miner leaves
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "scripted validator: " << e.what();
+    }
+  }
+
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_{ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  std::uint16_t port_ = acceptor_.local_endpoint().port();
+  std::thread thread_;  // last: it starts once the acceptor listens
 };
 
 class MinerTest : public ValidatorTest {

@@ -204,48 +204,34 @@ TEST_F(MinerTest, KeepsRunningAndBacksOffWhileAValidatorRefusesIt) {
 // update and confirmations carry keys we do not use. The miner takes its uid from the
 // metagraph and delivers; each prediction is confirmed.
 TEST_F(MinerTest, DeliversToAValidatorWhoseWelcomeHasNoUid) {
-  namespace net = boost::asio;
-  namespace websocket = boost::beast::websocket;
-  net::io_context server_ioc;
-  net::ip::tcp::acceptor acceptor(server_ioc, {net::ip::make_address("127.0.0.1"), 0});
-  const auto fake_port = acceptor.local_endpoint().port();
   std::promise<std::vector<std::string>> confirmed;
-  std::thread server([&] {
+  scripted_validator fake([&](scripted_validator::stream& ws) {
+    const auto send = [&ws](const std::string& text) { scripted_validator::send(ws, text); };
+    const auto welcome = protocol::to_json(protocol::welcome{});  // no uid, as the reference
+    ASSERT_FALSE(welcome.as_object().contains("uid"));
+    send(frame(validator_, protocol::message_type::welcome, welcome));
+    auto update = protocol::to_json(
+        protocol::game_update{{games_[0]}, protocol::format_timestamp(protocol::now_utc())});
+    update.as_object()["games"].as_array()[0].as_object()["external_id"] = 1234;
+    send(frame(validator_, protocol::message_type::game_update, update));
     std::vector<std::string> ids;
-    try {
-      websocket::stream<net::ip::tcp::socket> ws(acceptor.accept());
-      ws.accept();
-      boost::beast::flat_buffer buf;
-      ws.read(buf);  // the miner's authentication
-      const auto send = [&ws](const std::string& text) { ws.write(net::buffer(text)); };
-      const auto welcome = protocol::to_json(protocol::welcome{});  // no uid, as the reference
-      ASSERT_FALSE(welcome.as_object().contains("uid"));
-      send(frame(validator_, protocol::message_type::welcome, welcome));
-      auto update = protocol::to_json(
-          protocol::game_update{{games_[0]}, protocol::format_timestamp(protocol::now_utc())});
-      update.as_object()["games"].as_array()[0].as_object()["external_id"] = 1234;
-      send(frame(validator_, protocol::message_type::game_update, update));
-      while (ids.size() < 2) {
-        buf.clear();
-        ws.read(buf);
-        const auto e = protocol::parse_json(boost::beast::buffers_to_string(buf.data()));
-        if (!e || e->at("type").as_string() != protocol::message_type::prediction) continue;
-        const std::string id(e->at("data").at("prediction_id").as_string());
-        auto data = protocol::to_json(
-            protocol::confirmation{id, "success", "Prediction confirmed",
-                                   protocol::format_timestamp(protocol::now_utc()), std::nullopt});
-        data.as_object()["extra"] = "ignored";
-        send(frame(validator_, protocol::message_type::confirmation, data));
-        ids.push_back(id);
-      }
-      confirmed.set_value(ids);
-      boost::beast::error_code ec;
-      while (!ec) ws.read(buf, ec);  // until the miner leaves
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "reference-style validator: " << e.what();
-      confirmed.set_value(ids);
+    boost::beast::flat_buffer buf;
+    while (ids.size() < 2) {
+      buf.clear();
+      ws.read(buf);
+      const auto e = protocol::parse_json(boost::beast::buffers_to_string(buf.data()));
+      if (!e || e->at("type").as_string() != protocol::message_type::prediction) continue;
+      const std::string id(e->at("data").at("prediction_id").as_string());
+      auto data = protocol::to_json(
+          protocol::confirmation{id, "success", "Prediction confirmed",
+                                 protocol::format_timestamp(protocol::now_utc()), std::nullopt});
+      data.as_object()["extra"] = "ignored";
+      send(frame(validator_, protocol::message_type::confirmation, data));
+      ids.push_back(id);
     }
+    confirmed.set_value(ids);
   });
+  const auto fake_port = fake.port();
 
   auto& log = new_log();
   auto o = miner_options("no-uid");
@@ -265,53 +251,37 @@ TEST_F(MinerTest, DeliversToAValidatorWhoseWelcomeHasNoUid) {
   EXPECT_EQ(ids.get(), (std::vector<std::string>{"no-uid-1", "no-uid-2"}));
   stop_miner(m);
   running_miners_.clear();
-  server.join();
+  fake.join();
 }
 
 // A validator impostor test double: welcomes properly, then sends a game update signed by
 // another key under the validator's name, one from another sender, and one good update.
 TEST_F(MinerTest, DropsAndLogsFramesWithABadSignatureOrAWrongSender) {
-  namespace net = boost::asio;
-  namespace websocket = boost::beast::websocket;
   auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
   auto previous = spdlog::default_logger();
   auto logger = std::make_shared<spdlog::logger>("capture", ring);
   logger->set_level(spdlog::level::info);
   spdlog::set_default_logger(logger);
 
-  net::io_context server_ioc;
-  net::ip::tcp::acceptor acceptor(server_ioc, {net::ip::make_address("127.0.0.1"), 0});
-  const auto fake_port = acceptor.local_endpoint().port();
   const auto impostor = make_hotkey();
   auto good_game = games_[0];
   good_game.game_id = "good-game";
-  std::promise<void> client_left;
-  std::thread server([&] {
-    try {
-      websocket::stream<net::ip::tcp::socket> ws(acceptor.accept());
-      ws.accept();
-      boost::beast::flat_buffer buf;
-      ws.read(buf);  // the miner's authentication
-      const auto send = [&ws](const std::string& text) { ws.write(net::buffer(text)); };
-      send(frame(validator_, protocol::message_type::welcome,
-                 protocol::to_json(protocol::welcome{"Connection established", "success", 1})));
-      auto update = [&](const protocol::team_game& g) {
-        return protocol::to_json(
-            protocol::game_update{{g}, protocol::format_timestamp(protocol::now_utc())});
-      };
-      auto forged =
-          protocol::sign_envelope(impostor, protocol::message_type::game_update, update(games_[1]));
-      forged.sender = validator_.ss58;  // claims to be the validator: signature fails
-      send(protocol::serialize(forged));
-      send(
-          frame(impostor, protocol::message_type::game_update, update(games_[1])));  // wrong sender
-      send(frame(validator_, protocol::message_type::game_update, update(good_game)));
-      boost::beast::error_code ec;
-      while (!ec) ws.read(buf, ec);  // until the miner leaves
-    } catch (const std::exception&) {
-    }
-    client_left.set_value();
+  scripted_validator fake([&](scripted_validator::stream& ws) {
+    const auto send = [&ws](const std::string& text) { scripted_validator::send(ws, text); };
+    send(frame(validator_, protocol::message_type::welcome,
+               protocol::to_json(protocol::welcome{"Connection established", "success", 1})));
+    auto update = [&](const protocol::team_game& g) {
+      return protocol::to_json(
+          protocol::game_update{{g}, protocol::format_timestamp(protocol::now_utc())});
+    };
+    auto forged =
+        protocol::sign_envelope(impostor, protocol::message_type::game_update, update(games_[1]));
+    forged.sender = validator_.ss58;  // claims to be the validator: signature fails
+    send(protocol::serialize(forged));
+    send(frame(impostor, protocol::message_type::game_update, update(games_[1])));  // wrong sender
+    send(frame(validator_, protocol::message_type::game_update, update(good_game)));
   });
+  const auto fake_port = fake.port();
 
   auto& log = new_log();
   auto o = miner_options("impostor");
@@ -324,8 +294,7 @@ TEST_F(MinerTest, DropsAndLogsFramesWithABadSignatureOrAWrongSender) {
   EXPECT_EQ(log.count("game_update:"), 1u);
   stop_miner(m);
   running_miners_.clear();
-  EXPECT_EQ(client_left.get_future().wait_for(10s), std::future_status::ready);
-  server.join();
+  fake.join();
   spdlog::set_default_logger(previous);
 
   std::size_t bad_signature = 0, wrong_sender = 0;

@@ -103,7 +103,6 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   impl(net::io_context& io, miner_options o, crypto::hotkey id, miner_events ev);
 
   // --- validators --------------------------------------------------------------------------
-  std::string short_key(const std::string& hotkey) const { return hotkey.substr(0, 8); }
 
   void sync_peers();
   void add_peer(const validator_endpoint& endpoint);
