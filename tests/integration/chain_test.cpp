@@ -262,6 +262,7 @@ TEST_F(ChainTest, TheMinerDialsTheValidatorsWithAPermitAnAxonAndTheStake) {
   auto& log = new_log();
   auto& m = start_miner(miners_[0], o, log);
   EXPECT_EQ(log.wait_for("connected:"), "connected:" + validator_.ss58 + ":1");
+  log.wait_for("game_update:" + validator_.ss58);  // the games, before predicting one
   auto p = prediction(miners_[0], "via-chain");
   ASSERT_TRUE(submit(m, p));
   EXPECT_EQ(log.wait_for("answered:"),

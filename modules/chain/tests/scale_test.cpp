@@ -85,8 +85,8 @@ TEST(ScaleTest, HexBothWays) {
 // A minimal SCALE writer for the layout test.
 struct writer {
   bytes out;
-  void le(std::uint64_t v, int n) {
-    for (int i = 0; i < n; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  void le(std::uint64_t v, int n) {  // n may exceed 8 (a u128): the high bytes are zero
+    for (int i = 0; i < n; ++i) out.push_back(i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0);
   }
   void compact(std::uint64_t v) {
     if (v < 64) {
