@@ -312,10 +312,6 @@ TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
     }
   }
   const std::string endpoint = "--subtensor.chain_endpoint=ws://127.0.0.1:9944";
-  struct bad_start {
-    std::vector<std::string> argv;
-    std::string mentions;
-  };
   const std::vector<bad_start> cases = {
       {{BETTENSOR_VALIDATOR_BIN, "--subtensor.network=mainnet"}, "--subtensor.network"},
       {{BETTENSOR_VALIDATOR_BIN, "--subtensor.chain_endpoint=http://127.0.0.1:9944"},
@@ -336,14 +332,7 @@ TEST_F(ChainTest, TheChainFlagsAreDocumentedCheckedAndNamedWhenWrong) {
       {{BETTENSOR_MINER_BIN, endpoint, "--metagraph.file=m.json"},
        "--metagraph.file and --subtensor.*"},
   };
-  for (const auto& c : cases) {
-    child_process p(c.argv);
-    const int rc = p.wait();
-    const auto out = p.output();
-    EXPECT_EQ(rc, 2) << c.argv.back() << ": " << out;
-    EXPECT_NE(out.find(c.mentions), std::string::npos) << c.argv.back() << ": " << out;
-    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << c.argv.back() << ": " << out;
-  }
+  expect_usage_errors(cases);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 
+#include <algorithm>
 #include <functional>
 #include <regex>
 #include <set>
@@ -141,6 +142,24 @@ class scripted_validator {
   std::uint16_t port_ = acceptor_.local_endpoint().port();
   std::thread thread_;  // last: it starts once the acceptor listens
 };
+
+/// A program started with bad flags, and what its one line of error must mention.
+struct bad_start {
+  std::vector<std::string> argv;
+  std::string mentions;
+};
+
+/// Each start stops with exit code 2 and one line naming the problem.
+inline void expect_usage_errors(const std::vector<bad_start>& cases) {
+  for (const auto& c : cases) {
+    child_process p(c.argv);
+    const int rc = p.wait();
+    const auto out = p.output();
+    EXPECT_EQ(rc, 2) << c.argv.back() << ": " << out;
+    EXPECT_NE(out.find(c.mentions), std::string::npos) << c.argv.back() << ": " << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << c.argv.back() << ": " << out;
+  }
+}
 
 class MinerTest : public ValidatorTest {
  protected:

@@ -390,10 +390,6 @@ TEST_F(MinerTest, BadFlagsStopTheProgramsWithOneLineNamingTheFlag) {
   const auto wallet = wallet_flags("nobody");
   make_wallet("someone");
   const auto real = wallet_flags("someone");
-  struct bad_start {
-    std::vector<std::string> argv;
-    std::string mentions;
-  };
   const std::vector<bad_start> cases = {
       {{BETTENSOR_MINER_BIN, "--no-such-flag"}, "no-such-flag"},
       {{BETTENSOR_MINER_BIN}, "--validator"},
@@ -422,14 +418,7 @@ TEST_F(MinerTest, BadFlagsStopTheProgramsWithOneLineNamingTheFlag) {
       {{BETTENSOR_DEMO_BIN, "--mode=miner"}, "--workdir"},
       {{BETTENSOR_DEMO_BIN, "--duration=-3"}, "--duration"},
   };
-  for (const auto& c : cases) {
-    child_process p(c.argv);
-    const int rc = p.wait();
-    const auto out = p.output();
-    EXPECT_EQ(rc, 2) << c.argv.back() << ": " << out;
-    EXPECT_NE(out.find(c.mentions), std::string::npos) << c.argv.back() << ": " << out;
-    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << c.argv.back() << ": " << out;
-  }
+  expect_usage_errors(cases);
 }
 
 }  // namespace
