@@ -6,6 +6,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev \
       libsodium-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev libssl-dev prometheus-cpp-dev \
+      libpq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -22,7 +23,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libboost-json1.81.0 libboost-program-options1.81.0 libsodium23 libsqlite3-0 \
       libspdlog1.10 libfmt9 libssl3 libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 \
-      libcivetweb1 curl ca-certificates \
+      libcivetweb1 libpq5 libcom-err2 libkeyutils1 curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10401 --home-dir /data --create-home bettensor
 COPY --from=build /opt/bettensor/bin/ /usr/local/bin/

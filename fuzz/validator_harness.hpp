@@ -67,7 +67,7 @@ struct validator_harness {
     o.blacklist_file = dir / "blacklist.txt";
     o.games_file = dir / "games.json";
     o.admin_token_file = dir / "admin.token";
-    o.db_path = dir / "validator.db";
+    o.db = storage::db_url::sqlite(dir / "validator.db");
     o.daily_wager_limit = 1e12;
     o.file_poll_interval = std::chrono::hours(1);
     work.emplace(ioc.get_executor());

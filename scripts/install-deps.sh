@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev
   libsodium-dev libsqlite3-dev libsqlitecpp-dev libspdlog-dev libssl-dev prometheus-cpp-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
   # Tests also need clang (libFuzzer), clang-format and clang-tidy (style and static checks),
@@ -17,6 +17,9 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(clang clang-format clang-tidy prometheus nginx-light sqlite3 iproute2 iptables)
   # systemd-analyze verify checks the units in deploy/systemd
   packages+=(systemd)
+  # The storage tests start throwaway PostgreSQL clusters (initdb + pg_ctl); the Bettensor
+  # database test plays the Python validator's scoring with Python's sqlite3.
+  packages+=(postgresql python3)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 

@@ -215,7 +215,7 @@ class demo {
       o.server.port = s_.port;
       o.metagraph_file = metagraph_file_;
       o.games_file = games_file_;
-      o.db_path = dir_ / "validator.db";
+      o.db = storage::db_url::sqlite(dir_ / "validator.db");
       o.file_poll_interval = 200ms;
       o.metrics = std::make_shared<metrics::registry>();
       validator = std::make_unique<validator::validator_service>(ioc, std::move(o), validator_key);
@@ -546,7 +546,7 @@ class demo {
       pending += open;
     }
     if (s_.run != mode::miner) {
-      storage::validator_store store({dir_ / "validator.db"});
+      storage::validator_store store({storage::db_url::sqlite(dir_ / "validator.db")});
       t += fmt::format("validator: {} accepted predictions stored in SQLite ({})\n",
                        store.accepted_count(),
                        remove_at_exit_ ? std::string("a temporary file; --keep keeps it")

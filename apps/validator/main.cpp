@@ -88,7 +88,13 @@ po::options_description validator_options() {
       "admin.allow_remote", po::value<bool>()->default_value(false),
       "accept POST /games from non-loopback clients")(
       "db.path", po::value<std::string>()->default_value("validator.db"),
-      "SQLite database (created if absent)")(
+      "SQLite database (created if absent); shorthand for --db.url=sqlite:///PATH")(
+      "db.url", po::value<std::string>(),
+      "where verdicts and games are kept: sqlite:///PATH, bettensor:///PATH (the Python "
+      "validator's own database) or postgresql://USER:PASSWORD@HOST:PORT/DB (shared by "
+      "instances)")(
+      "db.retry_for", po::value<int>()->default_value(30),
+      "seconds verdicts wait for an unavailable database before the storage failure answer")(
       "metrics.port", po::value<int>(),
       "also serve GET /metrics on this port (it is always served on --websocket.port)")(
       "metrics.address", po::value<std::string>()->default_value("127.0.0.1"),
@@ -213,8 +219,25 @@ int main(int argc, char** argv) try {
                                                     vm["websocket.log_level"].as<std::string>()))
                         : log_level);
 
-  opts.db_path = cli::expand_user(vm["db.path"].as<std::string>());
-  opts.chain = chain::subtensor_config(vm, opts.db_path);
+  if (vm.count("db.url") != 0) {
+    if (!vm["db.path"].defaulted())
+      throw cli::usage_error("--db.url and --db.path both name the database: give one");
+    try {
+      opts.db = storage::parse_db_url(vm["db.url"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw cli::usage_error(std::string("--db.url: ") + e.what());
+    }
+    if (opts.db.kind != storage::db_url::backend::postgresql)
+      opts.db.path = cli::expand_user(opts.db.path.string());
+    opts.db_flag = "--db.url";
+  } else {
+    opts.db = storage::db_url::sqlite(cli::expand_user(vm["db.path"].as<std::string>()));
+  }
+  opts.db_retry_for = std::chrono::seconds(cli::positive_int(vm, "db.retry_for"));
+  // The metagraph cache goes beside a database file, or into the working directory.
+  opts.chain = chain::subtensor_config(vm, opts.db.kind == storage::db_url::backend::postgresql
+                                               ? std::filesystem::path("validator.db")
+                                               : opts.db.path);
   if (opts.chain && vm.count("metagraph.file") != 0)
     throw cli::usage_error(
         "--metagraph.file and --subtensor.* both name the metagraph's source: give one");
@@ -245,7 +268,7 @@ int main(int argc, char** argv) try {
   if (vm["check-config"].as<bool>()) {
     check_files(opts);
     std::cout << "bettensor-validator: configuration OK: hotkey " << identity->ss58 << ", port "
-              << opts.server.port << ", database " << opts.db_path.string() << ", metagraph "
+              << opts.server.port << ", database " << storage::to_string(opts.db) << ", metagraph "
               << (opts.chain ? "from " + chain::describe(*opts.chain)
                              : "file " + opts.metagraph_file.string())
               << '\n';

@@ -194,7 +194,8 @@ class MinerTest : public ValidatorTest {
     for (std::size_t i = 0; i < n; ++i) {
       auto& v = extra_.emplace_back(make_hotkey());
       v.opts = opts_;
-      v.opts.db_path = dir_ / ("validator-" + std::to_string(extra_.size()) + ".db");
+      v.opts.db =
+          storage::db_url::sqlite(dir_ / ("validator-" + std::to_string(extra_.size()) + ".db"));
     }
     write_metagraph_with_ports();  // register them before they read the file
     for (auto& v : extra_) {
@@ -301,7 +302,7 @@ class MinerTest : public ValidatorTest {
   /// Rows the validator stored for a prediction (opens its database; the service must be
   /// stopped or idle).
   std::size_t stored_rows(const fs::path& db, const std::string& prediction_id) {
-    storage::validator_store store({db});
+    storage::validator_store store({storage::db_url::sqlite(db)});
     return store.prediction_rows(prediction_id);
   }
 

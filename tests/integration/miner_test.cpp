@@ -354,8 +354,8 @@ TEST_F(MinerTest, AMinerKilledBetweenStoreAndSendLosesNothingAndCountsNothingTwi
   miner->kill(SIGTERM);
   EXPECT_EQ(miner->wait(), 0) << miner->output();
   stop_validator_only();
-  for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db_path, id), 1u) << id;
-  storage::validator_store store({opts_.db_path});
+  for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db.path, id), 1u) << id;
+  storage::validator_store store({opts_.db});
   EXPECT_EQ(store.accepted_count(), ids.size());
 }
 
@@ -381,7 +381,7 @@ TEST_F(MinerTest, FallsBackToHttpWhenTheWebSocketPathIsBlocked) {
   stop_miner(m);
   running_miners_.clear();
   stop_validator_only();
-  for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db_path, id), 1u) << id;
+  for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db.path, id), 1u) << id;
 }
 
 // Operators see one line naming the flag and exit code 2 for anything wrong at start.

@@ -52,7 +52,7 @@ class ValidatorTest : public ::testing::Test {
     opts_.metagraph_file = dir_ / "metagraph.json";
     opts_.games_file = dir_ / "games.json";
     opts_.admin_token_file = dir_ / "admin.token";
-    opts_.db_path = dir_ / "validator.db";
+    opts_.db = storage::db_url::sqlite(dir_ / "validator.db");
     opts_.file_poll_interval = 1h;  // tests reload explicitly
   }
 

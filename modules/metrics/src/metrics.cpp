@@ -246,7 +246,7 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                                 .Name("bettensor_storage_commit_duration_seconds")
                                 .Help(
                                     "Time to decide and durably commit one batch of predictions "
-                                    "(one SQLite transaction, fsync included)")
+                                    "(one database transaction, its fsync included)")
                                 .Register(r)
                                 .Add({}, latency_buckets());
   storage_batch_predictions =
@@ -255,6 +255,35 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
            .Help("Predictions decided and committed together in one transaction")
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  auto& retries = BuildCounter()
+                      .Name("bettensor_storage_retries_total")
+                      .Help(
+                          "Batches of predictions decided again, by reason: the database was "
+                          "unavailable (their verdicts wait), or another instance stored one of "
+                          "their ids first (conflict)")
+                      .Register(r);
+  storage_retries_unavailable = &retries.Add({{"reason", "unavailable"}});
+  storage_retries_conflict = &retries.Add({{"reason", "conflict"}});
+  storage_available = &BuildGauge()
+                           .Name("bettensor_storage_available")
+                           .Help("1 while the database answers; 0 while verdicts wait for it")
+                           .Register(r)
+                           .Add({});
+  storage_available->Set(1);
+  cluster_listening = &BuildGauge()
+                           .Name("bettensor_cluster_listening")
+                           .Help(
+                               "With a PostgreSQL database: 1 while this instance listens for "
+                               "the other instances' game sets and connections (LISTEN/NOTIFY)")
+                           .Register(r)
+                           .Add({});
+  cluster_takeovers = &BuildCounter()
+                           .Name("bettensor_cluster_takeovers_total")
+                           .Help(
+                               "Connections closed because the same miner connected again to "
+                               "another instance")
+                           .Register(r)
+                           .Add({});
   broadcasts = &BuildCounter()
                     .Name("bettensor_broadcasts_total")
                     .Help("Game-update broadcasts")

@@ -12,8 +12,14 @@
 namespace bettensor::storage::detail {
 
 SQLite::Database open_database(const std::filesystem::path& path, std::string_view schema,
-                               int schema_version) {
+                               int schema_version, ownership owner) {
   const std::string where = "database " + path.string() + ": ";
+  std::error_code missing;
+  if (owner == ownership::theirs && !std::filesystem::is_regular_file(path, missing)) {
+    throw storage_error(where +
+                        "no such file (the Bettensor validator creates it; start the "
+                        "neuron once, or give its --db path)");
+  }
   // SQLite needs to write the file and create its -wal and -shm files beside it; say so plainly
   // instead of SQLite's "unable to open database file".
   const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
@@ -28,7 +34,9 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
     }
   }
   try {
-    SQLite::Database d(path.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    SQLite::Database d(path.string(), owner == ownership::ours
+                                          ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                          : SQLite::OPEN_READWRITE);
     d.setBusyTimeout(5000);
     const std::string check = d.execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
@@ -36,6 +44,11 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
       throw storage_error(where + "is read-only");
     d.exec("PRAGMA journal_mode = WAL");
     d.exec("PRAGMA synchronous = FULL");
+    if (owner == ownership::theirs) {
+      // Another program's file: its header (user_version) is not ours to set.
+      d.exec(std::string(schema));
+      return d;
+    }
     const int version = d.execAndGet("PRAGMA user_version").getInt();
     if (version > schema_version) {
       throw storage_error(where + "was written by a newer version (schema " +

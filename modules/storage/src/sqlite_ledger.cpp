@@ -1,7 +1,9 @@
 #include "bettensor/storage/sqlite_ledger.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -16,8 +18,24 @@ namespace {
 
 constexpr int schema_version = 1;
 
-constexpr const char* schema = R"sql(
-CREATE TABLE IF NOT EXISTS predictions (
+// The channel's tables: in its own file under plain names, in the neuron's file under names of
+// our own beside the reference's tables (which are never altered).
+struct table_names {
+  std::string_view verdicts;
+  std::string_view daily;
+  std::string_view games;
+};
+constexpr table_names own_tables{"predictions", "daily_wagers", "games"};
+constexpr table_names bettensor_tables{"channel_verdicts", "channel_daily_wagers", "channel_games"};
+
+std::string cat(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (const auto p : parts) out.append(p);
+  return out;
+}
+
+std::string schema_of(const table_names& t) {
+  return cat({"CREATE TABLE IF NOT EXISTS ", t.verdicts, R"sql( (
   prediction_id TEXT PRIMARY KEY,
   miner_hotkey  TEXT NOT NULL,
   miner_uid     TEXT NOT NULL,
@@ -29,17 +47,101 @@ CREATE TABLE IF NOT EXISTS predictions (
   received_at   TEXT NOT NULL,
   data          TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS daily_wagers (
+CREATE TABLE IF NOT EXISTS )sql",
+              t.daily, R"sql( (
   miner_hotkey TEXT NOT NULL,
   utc_day      TEXT NOT NULL,
   total        REAL NOT NULL,
   PRIMARY KEY (miner_hotkey, utc_day)
 );
-CREATE TABLE IF NOT EXISTS games (
+CREATE TABLE IF NOT EXISTS )sql",
+              t.games, R"sql( (
   game_id TEXT PRIMARY KEY,
   data    TEXT NOT NULL
 );
-)sql";
+)sql"});
+}
+
+bool is_busy(const SQLite::Exception& e) {
+  const int code = e.getErrorCode();
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
+std::optional<std::int64_t> to_integer(std::string_view text) {
+  std::int64_t v = 0;
+  const auto* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || p != end || text.empty()) return std::nullopt;
+  return v;
+}
+
+// A stored number, or nullopt when the cell holds anything else (the Python side's types are
+// not ours to trust).
+std::optional<double> number_of(const SQLite::Column& c) {
+  if (c.isInteger() || c.isFloat()) return c.getDouble();
+  return std::nullopt;
+}
+
+std::string text_of(const SQLite::Column& c) {
+  return c.isNull() ? std::string() : c.getString();
+}
+
+// The reference's outcome codes (sports_data.py): 0 TeamAWin, 1 TeamBWin, 2 Draw, 3 Unfinished.
+std::string outcome_text(const SQLite::Column& c) {
+  if (c.isNull()) return "Unfinished";
+  if (c.isInteger()) {
+    switch (c.getInt64()) {
+      case 0:
+        return "TeamAWin";
+      case 1:
+        return "TeamBWin";
+      case 2:
+        return "Draw";
+      default:
+        return "Unfinished";
+    }
+  }
+  return c.getString();
+}
+
+// predicted_outcome as the reference stores it: 0 team_a, 1 team_b, 2 tie.
+std::optional<std::int64_t> outcome_code(const protocol::team_game_prediction& p) {
+  if (p.predicted_outcome_is_number) return to_integer(p.predicted_outcome);
+  if (p.predicted_outcome == p.team_a) return 0;
+  if (p.predicted_outcome == p.team_b) return 1;
+  if (p.predicted_outcome == "Tie") return 2;
+  return std::nullopt;
+}
+
+// A miner_stats cell as the reference's confirmation sends it: every value a string, NULL "0",
+// a little-endian integer blob as its number.
+std::string stats_text(const SQLite::Column& c) {
+  if (c.isNull()) return "0";
+  if (c.isInteger()) return std::to_string(c.getInt64());
+  if (c.isFloat()) {
+    std::string out;
+    protocol::append_python_float(out, c.getDouble());
+    return out;
+  }
+  if (c.isBlob()) {
+    const auto* bytes = static_cast<const unsigned char*>(c.getBlob());
+    const int n = c.getBytes();
+    if (n > 8) return "0";
+    std::uint64_t v = 0;
+    for (int i = n - 1; i >= 0; --i) v = (v << 8U) | bytes[i];
+    return std::to_string(v);
+  }
+  return c.getString();
+}
+
+template <class T>
+void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
+  if (v) {
+    q.bind(index, *v);
+  } else {
+    q.bind(index);
+  }
+}
 
 }  // namespace
 
@@ -52,129 +154,332 @@ std::string utc_day(protocol::timestamp t) {
 }
 
 struct sqlite_ledger::impl {
-  explicit impl(const std::filesystem::path& path)
-      : db(detail::open_database(path, schema, schema_version)),
-        find_verdict(db, "SELECT accepted, message FROM predictions WHERE prediction_id = ?"),
-        find_total(db, "SELECT total FROM daily_wagers WHERE miner_hotkey = ? AND utc_day = ?"),
-        insert_prediction(db,
-                          "INSERT INTO predictions (prediction_id, miner_hotkey, miner_uid, "
-                          "game_id, wager, accepted, message, utc_day, received_at, data) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-        add_wager(db,
-                  "INSERT INTO daily_wagers (miner_hotkey, utc_day, total) VALUES (?, ?, ?) "
-                  "ON CONFLICT (miner_hotkey, utc_day) DO UPDATE SET total = total + "
-                  "excluded.total") {}
-
-  // A batch's lookups and writes run in one transaction, opened by its first statement: one
-  // lock and one WAL snapshot per batch instead of one per statement.
-  void begin() {
-    if (!tx) tx.emplace(db);
+  impl(const std::filesystem::path& file, layout l)
+      : path(file),
+        kind(l),
+        names(l == layout::own ? own_tables : bettensor_tables),
+        db(detail::open_database(
+            file, schema_of(names), schema_version,
+            l == layout::own ? detail::ownership::ours : detail::ownership::theirs)),
+        find_verdict(db, cat({"SELECT accepted, message FROM ", names.verdicts,
+                              " WHERE prediction_id = ?"})),
+        find_total(db, cat({"SELECT total FROM ", names.daily,
+                            " WHERE miner_hotkey = ? AND utc_day = ?"})),
+        insert_prediction(db, cat({"INSERT INTO ", names.verdicts,
+                                   " (prediction_id, miner_hotkey, miner_uid, game_id, wager, "
+                                   "accepted, message, utc_day, received_at, data) "
+                                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"})),
+        add_wager(db, cat({"INSERT INTO ", names.daily,
+                           " (miner_hotkey, utc_day, total) VALUES (?, ?, ?) "
+                           "ON CONFLICT (miner_hotkey, utc_day) DO UPDATE SET total = total + "
+                           "excluded.total"})) {
+    if (kind == layout::bettensor) check_reference_tables();
   }
 
+  // The neuron's file must hold the reference's tables; we read and write them but never
+  // create or alter them.
+  void check_reference_tables() {
+    const auto has = [&](const char* table) {
+      SQLite::Statement q(db,
+                          "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?");
+      q.bind(1, table);
+      q.executeStep();
+      return q.getColumn(0).getInt() != 0;
+    };
+    for (const char* t : {"predictions", "game_data"}) {
+      if (!has(t)) {
+        throw storage_error("database " + path.string() +
+                            ": is not a Bettensor validator database (no " + t + " table)");
+      }
+    }
+    has_miner_stats = has("miner_stats");
+    theirs_insert.emplace(db,
+                          "INSERT OR IGNORE INTO predictions (prediction_id, game_id, miner_uid, "
+                          "prediction_date, predicted_outcome, predicted_odds, team_a, team_b, "
+                          "wager, team_a_odds, team_b_odds, tie_odds, outcome, model_name, "
+                          "confidence_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 3, ?, ?)");
+    theirs_find.emplace(db, "SELECT 1 FROM predictions WHERE prediction_id = ?");
+  }
+
+  // A batch's lookups and writes run in one transaction that takes the write lock at once
+  // (BEGIN IMMEDIATE): waiting for another writer happens in the busy handler, never as a
+  // failed upgrade of a read snapshot another process has moved past.
+  void begin() {
+    if (!tx) tx.emplace(db, SQLite::TransactionBehavior::IMMEDIATE);
+  }
+
+  // Runs a step; SQLite's `database is locked` (busy timeout spent) becomes storage_unavailable,
+  // so the batch waits and is tried again instead of being refused.
+  template <class F>
+  auto guarded(F f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const SQLite::Exception& e) {
+      if (is_busy(e)) throw storage_unavailable("database " + path.string() + ": " + e.what());
+      throw;
+    }
+  }
+
+  void write_theirs(const ledger_entry& e) {
+    const auto& p = e.prediction;
+    auto& q = *theirs_insert;
+    q.reset();
+    q.bind(1, p.prediction_id);
+    if (const auto id = to_integer(p.game_id)) {
+      q.bind(2, *id);
+    } else {
+      q.bind(2, p.game_id);
+    }
+    bind_optional(q, 3, e.uid ? e.uid : to_integer(p.miner_uid));
+    q.bind(4, protocol::format_timestamp(e.received));
+    bind_optional(q, 5, outcome_code(p));
+    q.bind(6, p.predicted_odds);
+    q.bind(7, p.team_a);
+    q.bind(8, p.team_b);
+    q.bind(9, p.wager);
+    q.bind(10, p.team_a_odds);
+    q.bind(11, p.team_b_odds);
+    bind_optional(q, 12, p.tie_odds);
+    bind_optional(q, 13, p.model_name);
+    bind_optional(q, 14, p.confidence_score);
+    q.exec();
+  }
+
+  // The games the neuron keeps: every unfinished row of game_data, as the reference's
+  // communication manager turns them into TeamGames (game_id is the external id). A row whose
+  // odds are not numbers is skipped and reported.
+  std::vector<protocol::team_game> read_game_data() {
+    std::vector<protocol::team_game> out;
+    SQLite::Statement q(db,
+                        "SELECT game_id, external_id, team_a, team_b, sport, league, create_date, "
+                        "last_update_date, event_start_date, active, outcome, team_a_odds, "
+                        "team_b_odds, tie_odds, can_tie FROM game_data WHERE outcome IS NULL OR "
+                        "outcome IN (3, '3', 'Unfinished') ORDER BY event_start_date, game_id");
+    while (q.executeStep()) {
+      protocol::team_game g;
+      const auto external = q.getColumn(1);
+      g.game_id = external.isInteger() ? std::to_string(external.getInt64())
+                  : external.isNull()  ? text_of(q.getColumn(0))
+                                       : external.getString();
+      const auto a = number_of(q.getColumn(11));
+      const auto b = number_of(q.getColumn(12));
+      const auto tie = q.getColumn(13);
+      if (g.game_id.empty() || !a || !b || (!tie.isNull() && !number_of(tie))) {
+        std::fprintf(stderr, "storage: game_data row '%s' skipped: its odds are not numbers\n",
+                     g.game_id.c_str());
+        ++skipped_games;
+        continue;
+      }
+      g.team_a = text_of(q.getColumn(2));
+      g.team_b = text_of(q.getColumn(3));
+      g.sport = text_of(q.getColumn(4));
+      g.league = text_of(q.getColumn(5));
+      g.create_date = text_of(q.getColumn(6));
+      g.last_update_date = text_of(q.getColumn(7));
+      g.event_start_date = text_of(q.getColumn(8));
+      g.active = q.getColumn(9).isNull() || q.getColumn(9).getInt64() != 0;
+      g.outcome = outcome_text(q.getColumn(10));
+      g.team_a_odds = *a;
+      g.team_b_odds = *b;
+      if (!tie.isNull()) g.tie_odds = tie.getDouble();
+      g.can_tie = !q.getColumn(14).isNull() && q.getColumn(14).getInt64() != 0;
+      out.push_back(std::move(g));
+    }
+    return out;
+  }
+
+  static std::string text_of_games(const std::vector<protocol::team_game>& games) {
+    std::string out;
+    for (const auto& g : games) out += protocol::to_canonical(protocol::to_json(g));
+    return out;
+  }
+
+  std::filesystem::path path;
+  layout kind;
+  table_names names;
   SQLite::Database db;
   SQLite::Statement find_verdict;
   SQLite::Statement find_total;
   SQLite::Statement insert_prediction;
   SQLite::Statement add_wager;
+  std::optional<SQLite::Statement> theirs_insert;  // layout::bettensor
+  std::optional<SQLite::Statement> theirs_find;
+  bool has_miner_stats = false;
   std::optional<SQLite::Transaction> tx;
+  // game_data as last read: the file's data_version then, and the set's canonical text.
+  std::optional<std::int64_t> data_version;
+  std::string games_text;
+  std::size_t skipped_games = 0;
 };
 
-sqlite_ledger::sqlite_ledger(const std::filesystem::path& path)
-    : impl_(std::make_unique<impl>(path)) {}
+sqlite_ledger::sqlite_ledger(const std::filesystem::path& path, layout l)
+    : impl_(std::make_unique<impl>(path, l)) {}
 
 sqlite_ledger::~sqlite_ledger() = default;
 
+void sqlite_ledger::begin_batch(const std::vector<std::string>& /*hotkeys*/) {
+  impl_->guarded([&] { impl_->begin(); });
+}
+
 std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction_id) {
-  impl_->begin();
-  auto& q = impl_->find_verdict;
-  q.reset();
-  q.bind(1, prediction_id);
-  if (!q.executeStep()) return std::nullopt;
-  // The original verdict, as stored: its text is sent again as it was written.
-  if (q.getColumn(0).getInt() != 0) return verdict{{}, {}, true};
-  std::string text = q.getColumn(1).getString();
-  const auto reason = protocol::rejection_of_text(text);
-  return verdict{reason, std::move(text), true};
+  return impl_->guarded([&]() -> std::optional<verdict> {
+    impl_->begin();
+    auto& q = impl_->find_verdict;
+    q.reset();
+    q.bind(1, prediction_id);
+    if (q.executeStep()) {
+      // The original verdict, as stored: its text is sent again as it was written.
+      if (q.getColumn(0).getInt() != 0) return verdict{{}, {}, true};
+      std::string text = q.getColumn(1).getString();
+      const auto reason = protocol::rejection_of_text(text);
+      return verdict{reason, std::move(text), true};
+    }
+    // A prediction the neuron already holds (it came another way): stored, so accepted.
+    if (impl_->theirs_find) {
+      auto& t = *impl_->theirs_find;
+      t.reset();
+      t.bind(1, prediction_id);
+      if (t.executeStep()) return verdict{{}, {}, true};
+    }
+    return std::nullopt;
+  });
 }
 
 double sqlite_ledger::daily_total(const std::string& hotkey, const std::string& day) {
-  impl_->begin();
-  auto& q = impl_->find_total;
-  q.reset();
-  q.bind(1, hotkey);
-  q.bind(2, day);
-  return q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
+  return impl_->guarded([&] {
+    impl_->begin();
+    auto& q = impl_->find_total;
+    q.reset();
+    q.bind(1, hotkey);
+    q.bind(2, day);
+    return q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
+  });
 }
 
 void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
-  impl_->begin();
-  auto& insert = impl_->insert_prediction;
-  auto& add = impl_->add_wager;
-  for (const auto& e : batch) {
-    const auto& p = e.prediction;
-    insert.reset();
-    insert.bind(1, p.prediction_id);
-    insert.bind(2, e.hotkey);
-    insert.bind(3, p.miner_uid);
-    insert.bind(4, p.game_id);
-    insert.bind(5, p.wager);
-    insert.bind(6, e.decision.accepted() ? 1 : 0);
-    insert.bind(7, e.decision.message);
-    insert.bind(8, e.utc_day);
-    insert.bind(9, protocol::format_timestamp(e.received));
-    insert.bind(10, protocol::to_canonical(protocol::to_json(p)));
-    insert.exec();
-    if (e.decision.accepted()) {
-      add.reset();
-      add.bind(1, e.hotkey);
-      add.bind(2, e.utc_day);
-      add.bind(3, p.wager);
-      add.exec();
+  impl_->guarded([&] {
+    impl_->begin();
+    auto& insert = impl_->insert_prediction;
+    auto& add = impl_->add_wager;
+    for (const auto& e : batch) {
+      const auto& p = e.prediction;
+      insert.reset();
+      insert.bind(1, p.prediction_id);
+      insert.bind(2, e.hotkey);
+      insert.bind(3, p.miner_uid);
+      insert.bind(4, p.game_id);
+      insert.bind(5, p.wager);
+      insert.bind(6, e.decision.accepted() ? 1 : 0);
+      insert.bind(7, e.decision.message);
+      insert.bind(8, e.utc_day);
+      insert.bind(9, protocol::format_timestamp(e.received));
+      insert.bind(10, protocol::to_canonical(protocol::to_json(p)));
+      insert.exec();
+      if (e.decision.accepted()) {
+        add.reset();
+        add.bind(1, e.hotkey);
+        add.bind(2, e.utc_day);
+        add.bind(3, p.wager);
+        add.exec();
+        if (impl_->theirs_insert) impl_->write_theirs(e);
+      }
     }
-  }
-  impl_->tx->commit();
-  impl_->tx.reset();
+    impl_->tx->commit();
+    impl_->tx.reset();
+  });
 }
 
 void sqlite_ledger::discard() noexcept {
   impl_->tx.reset();  // rolls back
 }
 
+std::optional<boost::json::object> sqlite_ledger::miner_stats(std::int64_t uid) {
+  if (!impl_->has_miner_stats) return std::nullopt;
+  return impl_->guarded([&] {
+    impl_->begin();
+    boost::json::object out;  // the reference sends {} for a miner without a row
+    SQLite::Statement q(impl_->db, "SELECT * FROM miner_stats WHERE miner_uid = ?");
+    q.bind(1, uid);
+    if (q.executeStep()) {
+      for (int i = 0; i < q.getColumnCount(); ++i) {
+        out[q.getColumnName(i)] = stats_text(q.getColumn(i));
+      }
+    }
+    return std::optional<boost::json::object>(std::move(out));
+  });
+}
+
 void sqlite_ledger::replace_games(const std::vector<protocol::team_game>& games) {
-  SQLite::Transaction tx(impl_->db);
-  impl_->db.exec("DELETE FROM games");
-  SQLite::Statement insert(impl_->db, "INSERT INTO games (game_id, data) VALUES (?, ?)");
-  for (const auto& g : games) {
-    insert.reset();
-    insert.bind(1, g.game_id);
-    insert.bind(2, protocol::to_canonical(protocol::to_json(g)));
-    insert.exec();
-  }
-  tx.commit();
+  impl_->guarded([&] {
+    SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    impl_->db.exec(cat({"DELETE FROM ", impl_->names.games}));
+    SQLite::Statement insert(
+        impl_->db, cat({"INSERT INTO ", impl_->names.games, " (game_id, data) VALUES (?, ?)"}));
+    for (const auto& g : games) {
+      insert.reset();
+      insert.bind(1, g.game_id);
+      insert.bind(2, protocol::to_canonical(protocol::to_json(g)));
+      insert.exec();
+    }
+    tx.commit();
+  });
 }
 
 std::vector<protocol::team_game> sqlite_ledger::load_games() {
-  std::vector<protocol::team_game> out;
-  SQLite::Statement q(impl_->db, "SELECT data FROM games ORDER BY game_id");
-  while (q.executeStep()) {
-    auto v = protocol::parse_json(q.getColumn(0).getString());
-    if (!v) continue;
-    auto g = protocol::parse_team_game(*v);
-    if (g) out.push_back(std::move(*g));
-  }
-  return out;
+  return impl_->guarded([&] {
+    if (impl_->kind == layout::bettensor) {
+      impl_->data_version = impl_->db.execAndGet("PRAGMA data_version").getInt64();
+      auto games = impl_->read_game_data();
+      impl_->games_text = impl::text_of_games(games);
+      return games;
+    }
+    std::vector<protocol::team_game> out;
+    SQLite::Statement q(impl_->db,
+                        cat({"SELECT data FROM ", impl_->names.games, " ORDER BY game_id"}));
+    while (q.executeStep()) {
+      auto v = protocol::parse_json(q.getColumn(0).getString());
+      if (!v) continue;
+      auto g = protocol::parse_team_game(*v);
+      if (g) out.push_back(std::move(*g));
+    }
+    return out;
+  });
+}
+
+std::optional<std::vector<protocol::team_game>> sqlite_ledger::games_changed() {
+  if (impl_->kind != layout::bettensor) return std::nullopt;
+  return impl_->guarded([&]() -> std::optional<std::vector<protocol::team_game>> {
+    // data_version moves whenever another connection commits: only then is game_data re-read,
+    // and only a set that differs is reported.
+    const auto version = impl_->db.execAndGet("PRAGMA data_version").getInt64();
+    if (impl_->data_version && *impl_->data_version == version) return std::nullopt;
+    impl_->data_version = version;
+    auto games = impl_->read_game_data();
+    auto text = impl::text_of_games(games);
+    if (text == impl_->games_text) return std::nullopt;
+    impl_->games_text = std::move(text);
+    return games;
+  });
 }
 
 std::size_t sqlite_ledger::accepted_count() {
-  return static_cast<std::size_t>(
-      impl_->db.execAndGet("SELECT COUNT(*) FROM predictions WHERE accepted = 1").getInt64());
+  return impl_->guarded([&] {
+    return static_cast<std::size_t>(
+        impl_->db
+            .execAndGet(
+                cat({"SELECT COUNT(*) FROM ", impl_->names.verdicts, " WHERE accepted = 1"}))
+            .getInt64());
+  });
 }
 
 std::size_t sqlite_ledger::prediction_rows(const std::string& prediction_id) {
-  SQLite::Statement q(impl_->db, "SELECT COUNT(*) FROM predictions WHERE prediction_id = ?");
-  q.bind(1, prediction_id);
-  q.executeStep();
-  return static_cast<std::size_t>(q.getColumn(0).getInt64());
+  return impl_->guarded([&] {
+    SQLite::Statement q(impl_->db, cat({"SELECT COUNT(*) FROM ", impl_->names.verdicts,
+                                        " WHERE prediction_id = ?"}));
+    q.bind(1, prediction_id);
+    q.executeStep();
+    return static_cast<std::size_t>(q.getColumn(0).getInt64());
+  });
 }
 
 }  // namespace bettensor::storage

@@ -1,5 +1,6 @@
 #include "bettensor/storage/validator_store.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -10,14 +11,12 @@
 #include <utility>
 #include <variant>
 
-#include "bettensor/storage/sqlite_ledger.hpp"
-
 namespace bettensor::storage {
 
 namespace {
 
 struct request {
-  std::string hotkey;
+  miner_ref miner;
   protocol::team_game_prediction prediction;
   protocol::timestamp received;
   prediction_rules rules;
@@ -32,8 +31,12 @@ using job = std::variant<request, task>;
 }  // namespace
 
 struct validator_store::impl {
-  impl(std::unique_ptr<prediction_ledger> l, options o, commit_observer observer)
-      : ledger(std::move(l)), opts(std::move(o)), on_commit(std::move(observer)) {
+  impl(std::unique_ptr<prediction_ledger> l, options o, commit_observer committed,
+       retry_observer retried)
+      : ledger(std::move(l)),
+        opts(std::move(o)),
+        on_commit(std::move(committed)),
+        on_retry(std::move(retried)) {
     worker = std::thread([this] { run(); });
   }
 
@@ -72,30 +75,94 @@ struct validator_store::impl {
     }
   }
 
-  // Decides a batch in order and records it in one transaction; on any storage failure nothing
-  // of the batch is kept and every request gets the storage failure verdict.
+  // Decides a batch in order and records it in one transaction. A conflict with another
+  // instance decides it again at once; an unavailable database is waited for (with backoff, up
+  // to opts.retry_for); on any other failure, or when the wait is over, nothing of the batch is
+  // kept and every request gets the storage failure verdict.
   std::vector<verdict> commit(std::vector<request>& batch) {
+    using clock = std::chrono::steady_clock;
+    std::optional<clock::time_point> down_since;
+    auto backoff = opts.retry_base;
+    for (int conflicts = 0;;) {
+      try {
+        auto out = try_commit(batch);
+        if (down_since && on_retry) on_retry(std::nullopt, {});
+        return out;
+      } catch (const storage_conflict& e) {
+        ledger->discard();
+        if (on_retry) on_retry(retry_reason::conflict, e.what());
+        if (++conflicts <= max_conflict_retries) continue;
+        return refuse_all(batch, e.what());
+      } catch (const storage_unavailable& e) {
+        ledger->discard();
+        const auto now = clock::now();
+        if (!down_since) down_since = now;
+        if (now - *down_since >= opts.retry_for) return refuse_all(batch, e.what());
+        if (on_retry) on_retry(retry_reason::unavailable, e.what());
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, opts.retry_max);
+      } catch (const std::exception& e) {
+        ledger->discard();
+        if (batch.size() > 1) return one_by_one(batch);
+        return refuse_all(batch, e.what());
+      }
+    }
+  }
+
+  // A batch the database refused for a reason other than availability: each prediction is tried
+  // alone, so one the database cannot take (a NUL byte PostgreSQL refuses) is refused alone and
+  // the others of its batch are still decided.
+  std::vector<verdict> one_by_one(std::vector<request>& batch) {
     std::vector<verdict> out;
     out.reserve(batch.size());
-    try {
-      const auto t0 = std::chrono::steady_clock::now();
-      std::vector<ledger_entry> entries;
-      entries.reserve(batch.size());
-      batch_state seen(batch.size());
-      for (auto& r : batch) out.push_back(decide(r, entries, seen));
-      ledger->record(entries);
-      batches.fetch_add(1, std::memory_order_relaxed);
-      if (on_commit) {
-        on_commit(batch.size(),
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      }
-    } catch (const std::exception& e) {
-      ledger->discard();
-      std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(),
-                   e.what());
-      out.assign(batch.size(), verdict::refused(protocol::rejection::storage_failure));
+    for (auto& r : batch) {
+      std::vector<request> single;
+      single.push_back(std::move(r));
+      out.push_back(commit(single).front());
+      r = std::move(single.front());
     }
     return out;
+  }
+
+  std::vector<verdict> try_commit(const std::vector<request>& batch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<verdict> out;
+    out.reserve(batch.size());
+    std::vector<std::string> hotkeys;
+    hotkeys.reserve(batch.size());
+    for (const auto& r : batch) hotkeys.push_back(r.miner.hotkey);
+    std::sort(hotkeys.begin(), hotkeys.end());
+    hotkeys.erase(std::unique(hotkeys.begin(), hotkeys.end()), hotkeys.end());
+    ledger->begin_batch(hotkeys);
+    std::vector<ledger_entry> entries;
+    entries.reserve(batch.size());
+    batch_state seen(batch.size());
+    for (const auto& r : batch) out.push_back(decide(r, entries, seen));
+    attach_miner_stats(batch, out);
+    ledger->record(entries);
+    batches.fetch_add(1, std::memory_order_relaxed);
+    if (on_commit) {
+      on_commit(batch.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return out;
+  }
+
+  // The scoring database's row of each miner, read once per uid in the batch's transaction.
+  void attach_miner_stats(const std::vector<request>& batch, std::vector<verdict>& out) {
+    std::unordered_map<std::int64_t, std::optional<boost::json::object>> stats;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto uid = batch[i].miner.uid;
+      if (!uid) continue;
+      auto it = stats.find(*uid);
+      if (it == stats.end()) it = stats.emplace(*uid, ledger->miner_stats(*uid)).first;
+      if (it->second) out[i].miner_stats = it->second;
+    }
+  }
+
+  static std::vector<verdict> refuse_all(const std::vector<request>& batch, const char* why) {
+    std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(), why);
+    return {batch.size(), verdict::refused(protocol::rejection::storage_failure)};
   }
 
   // What a batch already decided: an id seen twice, and the wagers it accepted per hotkey and day.
@@ -110,8 +177,9 @@ struct validator_store::impl {
 
   // The pipeline's order: a known id gets its original verdict; otherwise the rules, then the
   // daily limit over what is stored plus what this batch accepted.
-  verdict decide(request& r, std::vector<ledger_entry>& entries, batch_state& seen) {
-    auto& p = r.prediction;
+  // The request is copied, not moved, into its entry: a batch may be decided more than once.
+  verdict decide(const request& r, std::vector<ledger_entry>& entries, batch_state& seen) {
+    const auto& p = r.prediction;
     if (const auto it = seen.decided.find(p.prediction_id); it != seen.decided.end()) {
       verdict v = entries[it->second].decision;
       v.duplicate = true;
@@ -124,15 +192,15 @@ struct validator_store::impl {
     }
     std::string day = utc_day(r.received);
     if (v.accepted()) {
-      auto& in_batch = seen.added[r.hotkey + ' ' + day];
-      if (ledger->daily_total(r.hotkey, day) + in_batch + p.wager > opts.daily_wager_limit) {
+      auto& in_batch = seen.added[r.miner.hotkey + ' ' + day];
+      if (ledger->daily_total(r.miner.hotkey, day) + in_batch + p.wager > opts.daily_wager_limit) {
         v = verdict::refused(protocol::rejection::daily_limit);
       } else {
         in_batch += p.wager;
       }
     }
     seen.decided.emplace(p.prediction_id, entries.size());
-    entries.push_back({std::move(r.hotkey), std::move(p), r.received, std::move(day), v});
+    entries.push_back({r.miner.hotkey, r.miner.uid, p, r.received, std::move(day), v});
     return v;
   }
 
@@ -168,6 +236,8 @@ struct validator_store::impl {
   std::unique_ptr<prediction_ledger> ledger;  // the storage thread's only
   options opts;
   commit_observer on_commit;
+  retry_observer on_retry;
+  static constexpr int max_conflict_retries = 8;
 
   std::mutex mutex;  // guards queue, in_flight and stopping
   std::condition_variable wake;
@@ -179,12 +249,14 @@ struct validator_store::impl {
   std::thread worker;
 };
 
-validator_store::validator_store(const options& opts, commit_observer on_commit)
-    : validator_store(std::make_unique<sqlite_ledger>(opts.path), opts, std::move(on_commit)) {}
+validator_store::validator_store(const options& opts, commit_observer on_commit,
+                                 retry_observer on_retry)
+    : validator_store(open_ledger(opts.url), opts, std::move(on_commit), std::move(on_retry)) {}
 
 validator_store::validator_store(std::unique_ptr<prediction_ledger> ledger, options opts,
-                                 commit_observer on_commit)
-    : impl_(std::make_unique<impl>(std::move(ledger), std::move(opts), std::move(on_commit))) {}
+                                 commit_observer on_commit, retry_observer on_retry)
+    : impl_(std::make_unique<impl>(std::move(ledger), std::move(opts), std::move(on_commit),
+                                   std::move(on_retry))) {}
 
 validator_store::~validator_store() {
   {
@@ -195,10 +267,10 @@ validator_store::~validator_store() {
   impl_->worker.join();
 }
 
-void validator_store::submit(std::string hotkey, protocol::team_game_prediction prediction,
+void validator_store::submit(miner_ref miner, protocol::team_game_prediction prediction,
                              protocol::timestamp received, prediction_rules rules,
                              std::function<void(verdict)> done) {
-  impl_->push(request{std::move(hotkey), std::move(prediction), received, std::move(rules),
+  impl_->push(request{std::move(miner), std::move(prediction), received, std::move(rules),
                       std::move(done)});
 }
 
@@ -222,6 +294,32 @@ void validator_store::save_games(std::vector<protocol::team_game> games,
 
 std::vector<protocol::team_game> validator_store::load_games() {
   return impl_->ask([](prediction_ledger& l) { return l.load_games(); });
+}
+
+void validator_store::poll_games(
+    std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
+  impl_->push(task([done = std::move(done)](prediction_ledger& l) {
+    std::optional<std::vector<protocol::team_game>> games;
+    try {
+      games = l.games_changed();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "storage: games not re-read: %s\n", e.what());
+    }
+    done(std::move(games));
+  }));
+}
+
+void validator_store::read_games(
+    std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
+  impl_->push(task([done = std::move(done)](prediction_ledger& l) {
+    std::optional<std::vector<protocol::team_game>> games;
+    try {
+      games = l.load_games();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "storage: games not read: %s\n", e.what());
+    }
+    done(std::move(games));
+  }));
 }
 
 std::size_t validator_store::accepted_count() {

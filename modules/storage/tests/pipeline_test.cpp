@@ -38,7 +38,10 @@ class memory_ledger final : public prediction_ledger {
     return it == totals.end() ? 0.0 : it->second;
   }
   void record(const std::vector<ledger_entry>& batch) override {
-    if (fail_next.exchange(false)) throw std::runtime_error("disk on fire");
+    if (fail_always || fail_next.exchange(false)) throw std::runtime_error("disk on fire");
+    for (const auto& e : batch) {
+      if (e.prediction.prediction_id == poison) throw std::runtime_error("cannot hold it");
+    }
     ++records;
     for (const auto& e : batch) {
       rows[e.prediction.prediction_id] = e.decision;
@@ -59,6 +62,8 @@ class memory_ledger final : public prediction_ledger {
   std::map<std::pair<std::string, std::string>, double> totals;
   std::vector<protocol::team_game> games;
   std::atomic<bool> fail_next{false};
+  std::atomic<bool> fail_always{false};
+  std::string poison;  // an id record() refuses
   int records = 0;
   int discards = 0;
 };
@@ -125,13 +130,24 @@ TEST_F(PipelineTest, DailyLimitCountsWhatTheBatchAccepted) {
 }
 
 TEST_F(PipelineTest, FailedBatchStoresNothingAndRefusesAll) {
-  ledger_->fail_next = true;
+  ledger_->fail_always = true;
   const auto v = one_batch({prediction("a", 1), prediction("b", 1)});
   for (const auto& x : v) EXPECT_EQ(x.rejected, protocol::rejection::storage_failure);
-  EXPECT_EQ(ledger_->discards, 1);
+  EXPECT_EQ(ledger_->discards, 3);  // the batch, then each prediction alone
   EXPECT_EQ(store_->prediction_rows("a"), 0U);
   // Nothing was stored, so the same ids are decided afresh.
+  ledger_->fail_always = false;
   EXPECT_TRUE(one_batch({prediction("a", 1)})[0].accepted());
+}
+
+TEST_F(PipelineTest, APredictionTheDatabaseRefusesIsRefusedAloneNotItsBatch) {
+  ledger_->poison = "b";
+  const auto v = one_batch({prediction("a", 1), prediction("b", 1), prediction("c", 1)});
+  EXPECT_TRUE(v[0].accepted());
+  EXPECT_EQ(v[1].rejected, protocol::rejection::storage_failure);
+  EXPECT_TRUE(v[2].accepted());
+  EXPECT_EQ(store_->accepted_count(), 2U);
+  EXPECT_EQ(store_->prediction_rows("b"), 0U);
 }
 
 TEST_F(PipelineTest, AsyncSubmitResumesOnTheCallersExecutor) {

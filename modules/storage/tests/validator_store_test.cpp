@@ -35,7 +35,7 @@ class StoreTest : public ::testing::Test {
   validator_store::options opts() const { return at(dir_ / "validator.db"); }
   static validator_store::options at(std::filesystem::path path) {
     validator_store::options o;
-    o.path = std::move(path);
+    o.url = db_url::sqlite(std::move(path));
     o.daily_wager_limit = 1000.0;
     return o;
   }

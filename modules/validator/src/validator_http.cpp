@@ -57,7 +57,7 @@ void validator_service::impl::http_prediction(const transport::http_request& req
   auto p = protocol::parse_prediction(e->data);
   if (!p) return reply(json_error(400, p.error().message));
   std::string id = p->prediction_id;
-  submit(e->sender, std::move(*p),
+  submit({e->sender, decision.uid}, std::move(*p),
          [self = shared_from_this(), id, reply = std::move(reply)](const storage::verdict& v) {
            self->count_verdict(v, metrics::channel::http);
            net::post(self->ioc, [self, id, v, reply] {

@@ -21,12 +21,14 @@
 #include <mutex>
 #include <sstream>
 #include <system_error>
+#include <unordered_map>
 
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/domain/file_stamp.hpp"
 #include "bettensor/domain/metagraph.hpp"
 #include "bettensor/domain/rules.hpp"
 #include "bettensor/protocol/json.hpp"
+#include "bettensor/storage/postgres_events.hpp"
 #include "bettensor/storage/validator_store.hpp"
 #include "bettensor/validator/registry.hpp"
 #include "bettensor/validator/validator_service.hpp"
@@ -98,7 +100,7 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   transport::frame_ptr games_frame(const game_book& book) const;
 
   // --- predictions -----------------------------------------------------------------------------
-  void submit(const std::string& hotkey, protocol::team_game_prediction p,
+  void submit(storage::miner_ref miner, protocol::team_game_prediction p,
               std::function<void(storage::verdict)> done);
   transport::frame_ptr confirmation_frame(const std::string& prediction_id,
                                           const storage::verdict& v) const;
@@ -120,6 +122,17 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
 
   // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
   std::optional<http_response> admin_refusal(const transport::http_request& req) const;
+
+  // --- instances sharing one PostgreSQL database ----------------------------------------------
+  // Listens for the other instances' game sets and connections (a no-op for other backends).
+  void open_cluster();
+  void on_cluster_event(const std::string& channel, const std::string& payload);
+  // The stored game set, read again after another instance stored one (or after listening
+  // resumed, when announcements may have been missed).
+  void reload_stored_games();
+  // Announces a hotkey's new connection here; another instance holding an older one closes it.
+  void announce_session(const std::string& hotkey);
+  void on_session_announced(const std::string& payload);
 
   // --- watched files ---------------------------------------------------------------------------
   static net::awaitable<void> watch_files(std::shared_ptr<impl> self);
@@ -153,6 +166,19 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   std::unique_ptr<metrics::metagraph_metrics> graph_metrics;
   std::optional<file_stamp> blacklist_stamp;
   std::optional<file_stamp> games_stamp;
+
+  // With PostgreSQL: this instance's name in session announcements, the listener, and each
+  // local connection's announcement token and whether the announcement came back in the
+  // database's order (only a connection announced before another instance's newer one is
+  // closed, so of two simultaneous connections exactly the later survives).
+  std::string instance_id;
+  std::unique_ptr<storage::postgres_events> cluster;
+  struct session_mark {
+    std::string token;
+    bool announced = false;
+  };
+  std::mutex sessions_mutex;  // guards local_sessions
+  std::unordered_map<std::string, session_mark> local_sessions;
 };
 
 }  // namespace bettensor::validator

@@ -73,12 +73,12 @@ transport::frame_ptr validator_service::impl::games_frame(const game_book& book)
   return server->make_frame(protocol::message_type::game_update, protocol::to_json(u));
 }
 
-void validator_service::impl::submit(const std::string& hotkey, protocol::team_game_prediction p,
+void validator_service::impl::submit(storage::miner_ref miner, protocol::team_game_prediction p,
                                      std::function<void(storage::verdict)> done) {
   auto book = current_games();
   const auto now = protocol::now_utc();
   store->submit(
-      hotkey, std::move(p), now,
+      std::move(miner), std::move(p), now,
       [book = std::move(book), now](const protocol::team_game_prediction& pred) {
         return check_prediction(pred, *book, now);
       },
@@ -88,7 +88,7 @@ void validator_service::impl::submit(const std::string& hotkey, protocol::team_g
 transport::frame_ptr validator_service::impl::confirmation_frame(const std::string& prediction_id,
                                                                  const storage::verdict& v) const {
   protocol::confirmation c{prediction_id, v.accepted() ? "success" : "error", v.message,
-                           protocol::format_timestamp(protocol::now_utc()), std::nullopt};
+                           protocol::format_timestamp(protocol::now_utc()), v.miner_stats};
   return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
 }
 
@@ -104,7 +104,7 @@ void validator_service::impl::handle_prediction(const std::shared_ptr<peer_conne
   }
   std::string id = p->prediction_id;
   const auto t0 = std::chrono::steady_clock::now();
-  submit(peer->hotkey(), std::move(*p),
+  submit({peer->hotkey(), peer->uid()}, std::move(*p),
          [self = shared_from_this(), peer, id, t0](const storage::verdict& v) {
            metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
                .Observe(seconds_since(t0));

@@ -83,16 +83,33 @@ void validator_service::impl::load_access_files() {
 }
 
 void validator_service::impl::open_store() {
+  storage::validator_store::options o;
+  o.url = opts.db;
+  o.daily_wager_limit = opts.daily_wager_limit;
+  o.retry_for = opts.db_retry_for;
+  auto on_commit = [m = m](std::size_t batch, double seconds) {
+    m->storage_batch_predictions->Observe(static_cast<double>(batch));
+    m->storage_commit_seconds->Observe(seconds);
+  };
+  auto on_retry = [m = m](std::optional<storage::retry_reason> why, const std::string& message) {
+    if (!why) {
+      m->storage_available->Set(1);
+      return spdlog::info("Database answers again: waiting verdicts are being decided");
+    }
+    if (*why == storage::retry_reason::conflict) {
+      m->storage_retries_conflict->Increment();
+      return spdlog::debug("Batch decided again: another instance stored first ({})", message);
+    }
+    m->storage_retries_unavailable->Increment();
+    m->storage_available->Set(0);
+    spdlog::warn("Database unavailable, verdicts wait: {}", message);
+  };
   try {
-    store = std::make_unique<storage::validator_store>(
-        storage::validator_store::options{opts.db_path, opts.daily_wager_limit, 512},
-        [m = m](std::size_t batch, double seconds) {
-          m->storage_batch_predictions->Observe(static_cast<double>(batch));
-          m->storage_commit_seconds->Observe(seconds);
-        });
+    store = std::make_unique<storage::validator_store>(o, on_commit, on_retry);
   } catch (const storage::storage_error& e) {
-    throw startup_error(std::string("--db.path: ") + e.what());
+    throw startup_error(opts.db_flag + ": " + e.what());
   }
+  spdlog::info("Storage: {} ({})", storage::to_string(opts.db), storage::label(opts.db.kind));
 }
 
 std::shared_ptr<const game_book> validator_service::impl::initial_games() {
@@ -103,7 +120,8 @@ std::shared_ptr<const game_book> validator_service::impl::initial_games() {
     return *book;
   }
   auto book = game_book::make(store->load_games());
-  if (!book) throw startup_error("--db.path: stored games are invalid: " + book.error().message);
+  if (!book)
+    throw startup_error(opts.db_flag + ": stored games are invalid: " + book.error().message);
   return *book;
 }
 
@@ -195,6 +213,21 @@ void validator_service::impl::check_files(bool force) {
   if (!opts.chain && changed(opts.metagraph_file, metagraph_stamp)) reload_metagraph();
   if (opts.blacklist_file && changed(*opts.blacklist_file, blacklist_stamp)) reload_blacklist();
   if (opts.games_file && changed(*opts.games_file, games_stamp)) reload_games();
+  if (opts.db.kind == storage::db_url::backend::bettensor) {
+    // The neuron's game_data, re-read when another connection committed to the file.
+    store->poll_games([weak = weak_from_this(), ex = watch_timer.get_executor()](
+                          std::optional<std::vector<protocol::team_game>> games) {
+      if (!games) return;
+      net::post(ex, [weak, games = std::move(*games)]() mutable {
+        auto self = weak.lock();
+        if (!self || self->stopping) return;
+        auto book = game_book::make(std::move(games));
+        if (!book)
+          return spdlog::error("Games from game_data not applied: {}", book.error().message);
+        self->apply_games(*book);
+      });
+    });
+  }
 }
 
 namespace {
@@ -265,6 +298,7 @@ transport::server::callbacks server_callbacks(const std::shared_ptr<validator_se
     if (!self) return;
     const auto book = self->current_games();
     if (book && !book->games().empty()) peer->send(self->games_frame(*book));
+    if (self->cluster) self->announce_session(peer->hotkey());
   };
   cb.on_message = [weak](const std::shared_ptr<peer_connection>& peer, protocol::envelope e) {
     auto self = weak.lock();
@@ -287,6 +321,7 @@ validator_service::validator_service(net::io_context& ioc, validator_options opt
   register_handlers(s);
   s.open_server(server_callbacks(impl_));
   s.apply_initial_games(initial);
+  s.open_cluster();
 }
 
 validator_service::~validator_service() = default;
@@ -314,6 +349,7 @@ void validator_service::stop(std::function<void()> done) {
   auto self = impl_;
   self->stopping = true;
   if (self->chain_sync) self->chain_sync->stop();
+  self->cluster.reset();  // joins the listener: no event arrives after this
   net::post(self->watch_timer.get_executor(), [self] { self->watch_timer.cancel(); });
   self->server->stop([self, done = std::move(done)] {
     self->store->flush();

@@ -106,6 +106,14 @@ struct validator_metrics {
   prometheus::Counter* http_timeouts_idle;
   prometheus::Histogram* storage_commit_seconds;
   prometheus::Histogram* storage_batch_predictions;
+  // Batches decided again: the database was unavailable (lost connection, locked) or another
+  // instance wrote one of their ids first.
+  prometheus::Counter* storage_retries_unavailable;
+  prometheus::Counter* storage_retries_conflict;
+  prometheus::Gauge* storage_available;  // 0 while batches wait for the database
+  // With PostgreSQL: 1 while this instance listens for the others' game sets and sessions.
+  prometheus::Gauge* cluster_listening;
+  prometheus::Counter* cluster_takeovers;  // local connections closed for a newer one elsewhere
 };
 
 /// The miner.

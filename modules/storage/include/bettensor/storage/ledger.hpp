@@ -7,7 +7,10 @@
 // discard() drops what the lookups opened when the batch is abandoned.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +25,9 @@ struct verdict {
   std::optional<protocol::rejection> rejected;  // nullopt: accepted
   std::string message;                          // "" when accepted, else the text the miner is sent
   bool duplicate = false;  // the prediction_id was seen before: this is the original verdict
+  /// The miner's row of the scoring database's miner_stats (bettensor backend), sent in the
+  /// confirmation; nullopt when the backend has none.
+  std::optional<boost::json::object> miner_stats{};
 
   [[nodiscard]] bool accepted() const { return !rejected; }
   /// A fresh refusal, with the rejection's text.
@@ -31,14 +37,16 @@ struct verdict {
 /// One decided prediction, as record() writes it.
 struct ledger_entry {
   std::string hotkey;
+  std::optional<std::int64_t> uid;  // the miner's uid in the metagraph, when the caller knows it
   protocol::team_game_prediction prediction;
   protocol::timestamp received;
   std::string utc_day;  // of `received`: the day its wager counts towards
   verdict decision;
 };
 
-/// Every method throws (storage_error or the driver's exception) when the database fails; a
-/// batch that throws is not stored at all.
+/// Every method throws when the database fails (storage_unavailable when it may come back,
+/// storage_conflict when another instance wrote first, else storage_error or the driver's
+/// exception); a batch that throws is not stored at all.
 class prediction_ledger {
  public:
   virtual ~prediction_ledger() = default;
@@ -52,9 +60,22 @@ class prediction_ledger {
   /// Drops what lookups since the last record() opened (nothing is written).
   virtual void discard() noexcept = 0;
 
+  /// Called before a batch's lookups with its distinct hotkeys, sorted. A database shared by
+  /// several validator instances locks them until record() or discard(), so two instances never
+  /// decide the same miner's daily limit at once; a private file does nothing.
+  virtual void begin_batch(const std::vector<std::string>& hotkeys) { (void)hotkeys; }
+  /// The scoring database's statistics of miner `uid`, when the backend has them.
+  virtual std::optional<boost::json::object> miner_stats(std::int64_t uid) {
+    (void)uid;
+    return std::nullopt;
+  }
+
   /// Replaces the stored game set in one transaction.
   virtual void replace_games(const std::vector<protocol::team_game>& games) = 0;
   virtual std::vector<protocol::team_game> load_games() = 0;
+  /// The game set, when another program changed it in the database since the last call (the
+  /// Python validator's game_data); nullopt when unchanged or when only we write the games.
+  virtual std::optional<std::vector<protocol::team_game>> games_changed() { return std::nullopt; }
 
   /// Read-only counts for tests and health checks.
   virtual std::size_t accepted_count() = 0;

@@ -1,5 +1,7 @@
 // The validator: who may connect (metagraph, blacklist), the games, the prediction pipeline, and
-// the HTTP endpoints, wired onto the transport server and the SQLite store.
+// the HTTP endpoints, wired onto the transport server and the store (db_url.hpp). With a
+// PostgreSQL database, instances sharing it act as one: game sets and connections are announced
+// to each other over LISTEN/NOTIFY.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include "bettensor/chain/metagraph_sync.hpp"
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/metrics/metrics.hpp"
+#include "bettensor/storage/db_url.hpp"
 #include "bettensor/transport/server.hpp"
 
 namespace boost::asio {
@@ -37,7 +40,11 @@ struct validator_options {
   std::optional<std::filesystem::path> games_file;
   std::optional<std::filesystem::path> admin_token_file;
   bool admin_allow_remote = false;
-  std::filesystem::path db_path = "validator.db";
+  /// Where verdicts and games are kept (--db.url; --db.path is the SQLite shorthand).
+  storage::db_url db = storage::db_url::sqlite("validator.db");
+  std::string db_flag = "--db.path";  // the flag that named it, for start-up errors
+  /// How long verdicts wait for an unavailable database before the storage failure text.
+  std::chrono::milliseconds db_retry_for{30000};
   double daily_wager_limit = 1000.0;
   std::chrono::milliseconds file_poll_interval{1000};  // how often watched files are checked
   /// The process's metrics registry (served at GET /metrics); a private one when null.
