@@ -270,6 +270,11 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                            .Register(r)
                            .Add({});
   storage_available->Set(1);
+  storage_info =
+      &BuildGauge()
+           .Name("bettensor_storage_info")
+           .Help("1, labelled with the storage backend in use (sqlite, bettensor, postgresql)")
+           .Register(r);
   cluster_listening = &BuildGauge()
                            .Name("bettensor_cluster_listening")
                            .Help(

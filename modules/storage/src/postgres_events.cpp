@@ -105,7 +105,7 @@ struct postgres_events::impl {
   std::thread worker;
 };
 
-postgres_events::postgres_events(db_url url, std::vector<std::string> channels,
+postgres_events::postgres_events(const db_url& url, std::vector<std::string> channels,
                                  event_handler on_event, state_handler on_state,
                                  std::chrono::milliseconds retry_max)
     : impl_(std::make_unique<impl>(url, std::move(channels), std::move(on_event),

@@ -26,7 +26,8 @@ struct table_names {
   std::string_view games;
 };
 constexpr table_names own_tables{"predictions", "daily_wagers", "games"};
-constexpr table_names bettensor_tables{"channel_verdicts", "channel_daily_wagers", "channel_games"};
+// The neuron's games are its game_data: no table of ours holds them.
+constexpr table_names bettensor_tables{"channel_verdicts", "channel_daily_wagers", ""};
 
 std::string cat(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -35,7 +36,7 @@ std::string cat(std::initializer_list<std::string_view> parts) {
 }
 
 std::string schema_of(const table_names& t) {
-  return cat({"CREATE TABLE IF NOT EXISTS ", t.verdicts, R"sql( (
+  std::string out = cat({"CREATE TABLE IF NOT EXISTS ", t.verdicts, R"sql( (
   prediction_id TEXT PRIMARY KEY,
   miner_hotkey  TEXT NOT NULL,
   miner_uid     TEXT NOT NULL,
@@ -48,18 +49,18 @@ std::string schema_of(const table_names& t) {
   data          TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS )sql",
-              t.daily, R"sql( (
+                         t.daily, R"sql( (
   miner_hotkey TEXT NOT NULL,
   utc_day      TEXT NOT NULL,
   total        REAL NOT NULL,
   PRIMARY KEY (miner_hotkey, utc_day)
 );
-CREATE TABLE IF NOT EXISTS )sql",
-              t.games, R"sql( (
-  game_id TEXT PRIMARY KEY,
-  data    TEXT NOT NULL
-);
 )sql"});
+  if (!t.games.empty()) {
+    out += cat({"CREATE TABLE IF NOT EXISTS ", t.games,
+                " (\n  game_id TEXT PRIMARY KEY,\n  data    TEXT NOT NULL\n);\n"});
+  }
+  return out;
 }
 
 bool is_busy(const SQLite::Exception& e) {
@@ -327,10 +328,15 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
     auto& q = impl_->find_verdict;
     q.reset();
     q.bind(1, prediction_id);
+    // Each statement is reset once read: one left on a row would hold a read snapshot open
+    // after the commit, and with another process writing the file the next BEGIN IMMEDIATE
+    // would then fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
     if (q.executeStep()) {
       // The original verdict, as stored: its text is sent again as it was written.
-      if (q.getColumn(0).getInt() != 0) return verdict{{}, {}, true};
+      const bool accepted = q.getColumn(0).getInt() != 0;
       std::string text = q.getColumn(1).getString();
+      q.reset();
+      if (accepted) return verdict{{}, {}, true};
       const auto reason = protocol::rejection_of_text(text);
       return verdict{reason, std::move(text), true};
     }
@@ -339,7 +345,9 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
       auto& t = *impl_->theirs_find;
       t.reset();
       t.bind(1, prediction_id);
-      if (t.executeStep()) return verdict{{}, {}, true};
+      const bool held = t.executeStep();
+      t.reset();
+      if (held) return verdict{{}, {}, true};
     }
     return std::nullopt;
   });
@@ -352,7 +360,9 @@ double sqlite_ledger::daily_total(const std::string& hotkey, const std::string& 
     q.reset();
     q.bind(1, hotkey);
     q.bind(2, day);
-    return q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
+    const double total = q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
+    q.reset();
+    return total;
   });
 }
 
@@ -410,6 +420,9 @@ std::optional<boost::json::object> sqlite_ledger::miner_stats(std::int64_t uid) 
 }
 
 void sqlite_ledger::replace_games(const std::vector<protocol::team_game>& games) {
+  // In the neuron's file the games are its game_data, read at start and on change: a set given
+  // another way (the games file, POST /games) is served until game_data changes, not stored.
+  if (impl_->kind == layout::bettensor) return;
   impl_->guarded([&] {
     SQLite::Transaction tx(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
     impl_->db.exec(cat({"DELETE FROM ", impl_->names.games}));

@@ -110,6 +110,7 @@ void validator_service::impl::open_store() {
     throw startup_error(opts.db_flag + ": " + e.what());
   }
   spdlog::info("Storage: {} ({})", storage::to_string(opts.db), storage::label(opts.db.kind));
+  m->storage_info->Add({{"backend", std::string(storage::label(opts.db.kind))}}).Set(1);
 }
 
 std::shared_ptr<const game_book> validator_service::impl::initial_games() {

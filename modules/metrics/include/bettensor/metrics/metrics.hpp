@@ -111,6 +111,8 @@ struct validator_metrics {
   prometheus::Counter* storage_retries_unavailable;
   prometheus::Counter* storage_retries_conflict;
   prometheus::Gauge* storage_available;  // 0 while batches wait for the database
+  /// bettensor_storage_info{backend}: 1 for the backend in use (sqlite, bettensor, postgresql).
+  prometheus::Family<prometheus::Gauge>* storage_info;
   // With PostgreSQL: 1 while this instance listens for the others' game sets and sessions.
   prometheus::Gauge* cluster_listening;
   prometheus::Counter* cluster_takeovers;  // local connections closed for a newer one elsewhere

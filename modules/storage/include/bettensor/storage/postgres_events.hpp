@@ -22,7 +22,7 @@ class postgres_events {
   /// down are lost, so resynchronise here) or the connection is lost (false, with the reason).
   using state_handler = std::function<void(bool listening, const std::string& reason)>;
 
-  postgres_events(db_url url, std::vector<std::string> channels, event_handler on_event,
+  postgres_events(const db_url& url, std::vector<std::string> channels, event_handler on_event,
                   state_handler on_state = {},
                   std::chrono::milliseconds retry_max = std::chrono::milliseconds(2000));
   /// Stops listening and joins the thread.
