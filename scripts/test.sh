@@ -69,13 +69,15 @@ cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DBETTENSOR_TSAN=ON -DBETTENSOR_WERROR=ON \
   -DBETTENSOR_BUILD_BENCH=OFF >/dev/null
 cmake --build build/tsan -j "$jobs" --target bettensor_validator_test bettensor_storage_test \
-  bettensor_miner_integration_test
+  bettensor_miner_integration_test bettensor_storage_backends_test
 
 step "multi-threaded tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build/tsan/tests/integration/bettensor_validator_test
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   build/tsan/tests/integration/bettensor_miner_integration_test
 TSAN_OPTIONS=halt_on_error=1 build/tsan/modules/storage/tests/bettensor_storage_test
+# The PostgreSQL listener's thread, the pipeline's waits and retries, two stores on one database.
+TSAN_OPTIONS=halt_on_error=1 build/tsan/modules/storage/tests/bettensor_storage_backends_test
 
 step "fuzz"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
