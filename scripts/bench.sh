@@ -37,3 +37,6 @@ for flag in "" --compression; do
   "$bench" --mode=broadcast --steps=100,1000 $flag --json="$out/broadcast-${name#--}.json"
   "$bench" --mode=connections --steps=1000,5000 $flag --json="$out/connections-${name#--}.json"
 done
+# The storage backends side by side: the channel's SQLite, the Python validator's database and
+# PostgreSQL (a throwaway cluster), the same throughput run on each.
+"$bench" --backends=sqlite,bettensor,postgresql --connections=50 --duration=8

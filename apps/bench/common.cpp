@@ -229,7 +229,11 @@ void world::start_validator(const settings& s, int miner_count, std::vector<std:
   where_ = {tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
             "127.0.0.1:" + std::to_string(port)};
   for (auto& a : load_flags(miner_count, 0)) args.push_back(std::move(a));
-  args.push_back("--db.path=" + (db_dir_.value_or(dir_) / "bench.db").string());
+  if (s.db_url) {
+    args.push_back("--db.url=" + *s.db_url);
+  } else {
+    args.push_back("--db.path=" + (db_dir_.value_or(dir_) / "bench.db").string());
+  }
   args.push_back("--websocket.address=127.0.0.1");
   args.push_back("--websocket.port=" + std::to_string(port));
   args.push_back("--log.level=warn");

@@ -54,7 +54,8 @@ struct settings {
   int heartbeat_interval = 0;  // validator's --websocket.heartbeat_interval (0: mode default)
   int threads = 0;             // validator's --threads (0: its default)
   fs::path validator_bin;
-  std::optional<fs::path> db_dir;  // where the validator's SQLite file goes (default: temp dir)
+  std::optional<fs::path> db_dir;     // where the validator's SQLite file goes (default: temp dir)
+  std::optional<std::string> db_url;  // the validator's --db.url instead (a --backends run)
   std::optional<fs::path> json_out;
   std::optional<target> url;        // drive this validator instead of starting one
   std::optional<fs::path> workdir;  // the keys, metagraph, games and token for --url

@@ -2,21 +2,26 @@
 // It generates miner keys, a metagraph and games, starts bettensor-validator as a child process
 // (so the server's CPU time and memory can be read from /proc/<pid>), and measures it; or it
 // prepares those files for a validator started by hand and drives that one with --url.
+#include <sqlite3.h>
 #include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <tuple>
 
 #include "bettensor/cli/options.hpp"
+#include "bettensor/test/pg_cluster.hpp"
 #include "common.hpp"
 
 namespace po = boost::program_options;
+namespace json = boost::json;
 using namespace bettensor;
 using namespace bettensor::bench;
 
@@ -124,6 +129,93 @@ int prepare(const fs::path& dir, int miners, const std::optional<std::string>& v
   return 0;
 }
 
+int run_mode(const settings& s);
+
+// The Python validator's database as the neuron creates it (the reference's DDL).
+void make_neuron_database(const fs::path& file) {
+  std::ifstream in(BETTENSOR_BENCH_NEURON_DDL);
+  std::ostringstream ddl;
+  ddl << in.rdbuf();
+  if (ddl.str().empty())
+    throw std::runtime_error(std::string("cannot read ") + BETTENSOR_BENCH_NEURON_DDL);
+  sqlite3* db = nullptr;
+  char* error = nullptr;
+  const bool ok = sqlite3_open(file.c_str(), &db) == SQLITE_OK &&
+                  sqlite3_exec(db, ddl.str().c_str(), nullptr, nullptr, &error) == SQLITE_OK;
+  const std::string why = error != nullptr ? error : (db != nullptr ? sqlite3_errmsg(db) : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+  if (!ok) throw std::runtime_error("cannot create " + file.string() + ": " + why);
+}
+
+// --backends: the throughput mode once per storage backend, each on a fresh database, then the
+// figures side by side. The Python validator's database is made from the reference's DDL; the
+// PostgreSQL one is a throwaway cluster on a Unix socket (initdb + pg_ctl, fsync on).
+int run_backends(const settings& s, const std::vector<std::string>& backends) {
+  const fs::path dir = s.db_dir.value_or(fs::temp_directory_path()) /
+                       ("bettensor-bench-backends-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::optional<test::pg_cluster> pg;
+  struct result {
+    std::string backend;
+    json::object figures;
+  };
+  std::vector<result> results;
+  int rc = 0;
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    const auto& b = backends[i];
+    settings q = s;
+    q.mode = "throughput";
+    q.json_out = dir / (b + ".json");
+    if (b == "sqlite") {
+      q.db_url = "sqlite:///" + (dir / "validator.db").string();
+    } else if (b == "bettensor") {
+      const auto file = dir / "neuron-validator.db";
+      make_neuron_database(file);
+      q.db_url = "bettensor:///" + file.string();
+    } else {
+      if (!pg) pg.emplace(true);  // fsync on, like the SQLite files
+      q.db_url = pg->create_database("bench_" + std::to_string(i));
+    }
+    std::printf("\n== backend %s (%s)\n", b.c_str(), q.db_url->c_str());
+    std::fflush(stdout);
+    rc = std::max(rc, run_mode(q));
+    std::ifstream in(*q.json_out);
+    std::ostringstream text;
+    text << in.rdbuf();
+    boost::system::error_code ec;
+    auto v = json::parse(text.str(), ec);
+    results.push_back({b, !ec && v.is_object() ? v.as_object() : json::object{}});
+  }
+  const auto cell = [](const json::object& o, const char* key, int decimals) {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr || !v->is_number()) return std::string("-");
+    return figure(v->to_number<double>(), decimals);
+  };
+  std::printf(
+      "\nstorage backends side by side (method: the throughput mode above, %d connections, "
+      "%d in flight\neach, %.0f s per backend, one after another on this machine; each on "
+      "a fresh database)\n",
+      s.connections, s.inflight, s.duration);
+  std::printf("%-34s", "");
+  for (const auto& r : results) std::printf("%14s", r.backend.c_str());
+  std::printf("\n");
+  for (const auto& [label, key, decimals] : std::vector<std::tuple<const char*, const char*, int>>{
+           {"confirmed predictions/s", "rate", 0},
+           {"server CPU µs per prediction", "server_cpu_us_per_prediction", 1},
+           {"predictions per commit", "predictions_per_commit", 1},
+           {"commit ms (mean)", "commit_ms", 2},
+           {"server cores busy", "server_cores", 2}}) {
+    std::printf("%-34s", label);
+    for (const auto& r : results) std::printf("%14s", cell(r.figures, key, decimals).c_str());
+    std::printf("\n");
+  }
+  pg.reset();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return rc;
+}
+
 int run_mode(const settings& s) {
   if (s.compression) std::printf("\n(every miner offers permessage-deflate)\n");
   if (s.mode == "connections") return run_connections(s);
@@ -162,6 +254,9 @@ int main(int argc, char** argv) try {
       "quick", po::bool_switch(), "a short smoke run of every mode (well under a minute)")(
       "verify_sample", po::value<double>()->default_value(0.01),
       "share of confirmations whose signature the load generator verifies (0 to 1)")(
+      "backends", po::value<std::string>(),
+      "run the throughput mode once per storage backend and print them side by side: a "
+      "comma-separated list of sqlite, bettensor, postgresql")(
       "db_dir", po::value<std::string>(),
       "directory for the validator's SQLite file (default: the temporary directory; e.g. "
       "/dev/shm to see what the pipeline costs without the disk's fsync)")(
@@ -275,6 +370,19 @@ int main(int argc, char** argv) try {
     throw cli::usage_error("--validator_bin: " + s.validator_bin.string() + " does not exist");
   raise_descriptor_limit();
 
+  if (vm.count("backends") != 0) {
+    if (s.url)
+      throw cli::usage_error("--backends starts its own validators: it goes without --url");
+    std::vector<std::string> backends;
+    std::stringstream list(vm["backends"].as<std::string>());
+    for (std::string b; std::getline(list, b, ',');) {
+      if (b != "sqlite" && b != "bettensor" && b != "postgresql")
+        throw cli::usage_error("--backends: '" + b + "' is not sqlite, bettensor or postgresql");
+      backends.push_back(b);
+    }
+    if (backends.empty()) throw cli::usage_error("--backends must name at least one backend");
+    return run_backends(s, backends);
+  }
   if (!vm["quick"].as<bool>()) return run_mode(s);
   // Every mode, small and short, every confirmation verified; --json is not written.
   s.json_out.reset();

@@ -60,6 +60,7 @@ PGconn* pg_connection::ready(bool* fresh) {
   PQsetNoticeProcessor(
       conn_, [](void*, const char*) {}, nullptr);
   pg_result quiet(PQexec(conn_, "SET client_min_messages = warning"));
+  ++generation_;
   if (fresh != nullptr) *fresh = true;
   return conn_;
 }

@@ -6,6 +6,7 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,9 @@ class pg_connection {
   /// when that fails). `fresh` is set when this call connected.
   PGconn* ready(bool* fresh = nullptr);
   [[nodiscard]] bool connected() const;
+  /// Counts successful connects: state kept per connection (prepared statements) is stale
+  /// once it moves.
+  [[nodiscard]] std::uint64_t generation() const { return generation_; }
   /// The connection as it is (null when there is none), without reconnecting.
   [[nodiscard]] PGconn* raw() const { return conn_; }
   void close() noexcept;
@@ -53,6 +57,7 @@ class pg_connection {
   std::string application_;
   std::string where_;
   PGconn* conn_ = nullptr;
+  std::uint64_t generation_ = 0;
 };
 
 /// A double as PostgreSQL reads it back exactly (shortest round-trip text).

@@ -69,7 +69,7 @@ double to_double(const char* text) {
 struct postgres_ledger::impl {
   explicit impl(const db_url& url) : conn(url) {
     migrate();
-    begin_connection();
+    prepare();
   }
 
   // Creates or migrates the schema; refuses a database a newer version wrote.
@@ -99,8 +99,11 @@ struct postgres_ledger::impl {
     conn.exec(migration_unlock);
   }
 
-  // The statements of the hot path, prepared once per connection.
-  void begin_connection() {
+  // The statements of the hot path, prepared once per connection: after any reconnect (by
+  // whichever call met the lost connection first) they are prepared again.
+  void prepare() {
+    conn.ready();
+    const auto generation = conn.generation();
     conn.prepare("find_verdict",
                  "SELECT accepted, message FROM channel_verdicts WHERE prediction_id = $1");
     conn.prepare("find_total",
@@ -119,18 +122,19 @@ struct postgres_ledger::impl {
     conn.prepare("lock_hotkeys",
                  "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) "
                  "AS h FROM unnest($1::text[]) AS k ORDER BY 1) AS s");
+    prepared_for = generation;
   }
 
   void begin() {
     if (in_tx) return;
-    bool fresh = false;
-    conn.ready(&fresh);
-    if (fresh) begin_connection();
+    conn.ready();
+    if (conn.generation() != prepared_for) prepare();
     conn.exec("BEGIN");
     in_tx = true;
   }
 
   detail::pg_connection conn;
+  std::uint64_t prepared_for = 0;  // the connection generation the statements belong to
   bool in_tx = false;
 };
 

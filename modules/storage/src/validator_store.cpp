@@ -86,7 +86,10 @@ struct validator_store::impl {
     for (int conflicts = 0;;) {
       try {
         auto out = try_commit(batch);
-        if (down_since && on_retry) on_retry(std::nullopt, {});
+        // The first commit after the database was unavailable (in this batch or an earlier
+        // one that gave up waiting) reports it back.
+        if (database_down && on_retry) on_retry(std::nullopt, {});
+        database_down = false;
         return out;
       } catch (const storage_conflict& e) {
         ledger->discard();
@@ -97,6 +100,7 @@ struct validator_store::impl {
         ledger->discard();
         const auto now = clock::now();
         if (!down_since) down_since = now;
+        database_down = true;
         if (now - *down_since >= opts.retry_for) return refuse_all(batch, e.what());
         if (on_retry) on_retry(retry_reason::unavailable, e.what());
         std::this_thread::sleep_for(backoff);
@@ -238,6 +242,7 @@ struct validator_store::impl {
   commit_observer on_commit;
   retry_observer on_retry;
   static constexpr int max_conflict_retries = 8;
+  bool database_down = false;  // the storage thread's: unavailable since the last commit
 
   std::mutex mutex;  // guards queue, in_flight and stopping
   std::condition_variable wake;

@@ -460,6 +460,13 @@ TEST_F(PostgresLedgerTest, AServerRestartedMidRunLosesNothingAndVerdictsWait) {
   }
   EXPECT_EQ(s.accepted_count(), 100u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(s.prediction_rows(numbered("r-", i)), 1u) << i;
+  // Restarted again, and this time a query reconnects before any batch does: the batch's
+  // statements are prepared again on the new connection.
+  cluster().stop();
+  cluster().start();
+  EXPECT_THROW((void)s.accepted_count(), storage_unavailable);  // the lost connection, reported
+  EXPECT_EQ(s.accepted_count(), 100u);                          // and replaced
+  EXPECT_TRUE(decide(s, "alice", prediction("after-restart", 1)).accepted());
 }
 
 TEST_F(PostgresLedgerTest, AnIdPostgresCannotHoldIsRefusedAloneNotItsBatch) {
@@ -526,24 +533,35 @@ TEST(PostgresEventsTest, NotificationsReachEveryListenerAgainAfterARestart) {
         cv.notify_all();
       },
       200ms);
-  postgres_events sender(url, {}, [](const std::string&, const std::string&) {});
+  int sender_ups = 0;
+  int sender_downs = 0;
+  postgres_events sender(
+      url, {}, [](const std::string&, const std::string&) {},
+      [&](bool up, const std::string&) {
+        std::lock_guard lock(m);
+        ++(up ? sender_ups : sender_downs);
+        cv.notify_all();
+      },
+      200ms);
   const auto wait_for = [&](auto pred) {
     std::unique_lock lock(m);
     return cv.wait_for(lock, 30s, pred);
   };
-  ASSERT_TRUE(wait_for([&] { return ups == 1; }));
+  ASSERT_TRUE(wait_for([&] { return ups == 1 && sender_ups == 1; }));
   ASSERT_TRUE(sender.notify("bettensor_games", "one"));
   ASSERT_TRUE(wait_for([&] { return got.size() == 1; }));
   EXPECT_EQ(got[0], "bettensor_games:one");
   cluster().stop();
+  ASSERT_TRUE(wait_for([&] { return sender_downs == 1; }));  // told once, however long it lasts
+  EXPECT_FALSE(sender.notify("bettensor_games", "lost"));    // not listening: nothing queued
   cluster().start();
-  ASSERT_TRUE(wait_for([&] { return ups == 2; }));  // listening again, and told so
-  // The sender's connection was lost too; its next notify reconnects.
-  bool sent = sender.notify("bettensor_games", "two");
-  if (!sent) sent = sender.notify("bettensor_games", "two");
-  ASSERT_TRUE(sent);
+  // Both listening again, and told so.
+  ASSERT_TRUE(wait_for([&] { return ups == 2 && sender_ups == 2; }));
+  ASSERT_TRUE(sender.notify("bettensor_games", "two"));
   ASSERT_TRUE(wait_for([&] { return got.size() == 2; }));
   EXPECT_EQ(got[1], "bettensor_games:two");
+  std::lock_guard lock(m);
+  EXPECT_EQ(sender_downs, 1);
 }
 
 TEST(DbUrlTest, ParsesEachSchemeAndRefusesOthers) {

@@ -48,7 +48,7 @@ std::string quoted(const std::string& s) {
 
 }  // namespace
 
-pg_cluster::pg_cluster() : bin_(server_bin()) {
+pg_cluster::pg_cluster(bool durable) : bin_(server_bin()), durable_(durable) {
   std::string tmpl = (fs::temp_directory_path() / "bettensor-pg-XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -90,7 +90,8 @@ std::string pg_cluster::run(const std::string& command, bool as_owner) const {
 
 void pg_cluster::start() {
   const std::string options = "-c listen_addresses='' -c unix_socket_directories='" +
-                              dir_.string() + "' -c fsync=off -c max_connections=60";
+                              dir_.string() + "' -c fsync=" + (durable_ ? "on" : "off") +
+                              " -c max_connections=60";
   run(quoted((bin_ / "pg_ctl").string()) + " -D " + quoted((dir_ / "data").string()) + " -l " +
       quoted((dir_ / "server.log").string()) + " -o " + quoted(options) + " -w -t 60 start");
   running_ = true;

@@ -1,7 +1,8 @@
 // Events between validator instances that share one PostgreSQL database, over LISTEN/NOTIFY
-// (no other broker): one connection of its own that listens on the given channels from a thread
-// of its own, reconnecting with backoff when it is lost, and sends NOTIFYs. Notifications are
-// delivered to every listener in commit order, the sender's own included.
+// (no other broker): one connection of its own, used by one thread of its own, that listens on
+// the given channels, sends the NOTIFYs queued by notify() and reconnects with backoff when it
+// is lost. Notifications are delivered to every listener in commit order, the sender's own
+// included.
 #pragma once
 
 #include <chrono>
@@ -19,7 +20,7 @@ class postgres_events {
   /// Runs on the listener's thread for each notification.
   using event_handler = std::function<void(const std::string& channel, const std::string& payload)>;
   /// Runs on the listener's thread when listening starts (true; notifications sent while it was
-  /// down are lost, so resynchronise here) or the connection is lost (false, with the reason).
+  /// down are lost, so resynchronise here) or stops (false, with the reason; once per outage).
   using state_handler = std::function<void(bool listening, const std::string& reason)>;
 
   postgres_events(const db_url& url, std::vector<std::string> channels, event_handler on_event,
@@ -30,7 +31,8 @@ class postgres_events {
   postgres_events(const postgres_events&) = delete;
   postgres_events& operator=(const postgres_events&) = delete;
 
-  /// NOTIFY `channel` with `payload` (up to 7999 bytes); false when not connected or it failed.
+  /// Queues NOTIFY `channel` with `payload` (up to 7999 bytes) for the listener's thread, so
+  /// the caller never waits for the database; false when not listening (nothing is sent).
   bool notify(const std::string& channel, const std::string& payload);
   [[nodiscard]] bool listening() const;
 

@@ -12,8 +12,10 @@ namespace bettensor::test {
 class pg_cluster {
  public:
   /// Creates and starts the cluster; throws std::runtime_error with initdb's or pg_ctl's output
-  /// when that fails (PostgreSQL missing: install the `postgresql` package).
-  pg_cluster();
+  /// when that fails (PostgreSQL missing: install the `postgresql` package). Tests run it with
+  /// fsync off (a killed server still loses nothing; only the machine's crash would); `durable`
+  /// keeps PostgreSQL's fsync on, for benchmarks that compare it with SQLite's.
+  explicit pg_cluster(bool durable = false);
   ~pg_cluster();
   pg_cluster(const pg_cluster&) = delete;
   pg_cluster& operator=(const pg_cluster&) = delete;
@@ -37,6 +39,7 @@ class pg_cluster {
 
   std::filesystem::path bin_;
   std::filesystem::path dir_;
+  bool durable_ = false;
   bool running_ = false;
 };
 
