@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "bettensor/test/pg_cluster.hpp"
+#include "bettensor/test/sqlite_exec.hpp"
 #include "miner_fixture.hpp"
 
 namespace bettensor::test {
@@ -26,18 +27,6 @@ std::string read_file(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-void sqlite_exec(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  const std::string why = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << why;
 }
 
 bool has_game(const protocol::envelope& e, const std::string& game_id,

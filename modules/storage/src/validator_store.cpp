@@ -301,30 +301,36 @@ std::vector<protocol::team_game> validator_store::load_games() {
   return impl_->ask([](prediction_ledger& l) { return l.load_games(); });
 }
 
-void validator_store::poll_games(
-    std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
-  impl_->push(task([done = std::move(done)](prediction_ledger& l) {
+namespace {
+
+// A task that reads a game set on the storage thread and hands it to `done` (nullopt when the
+// read fails, which is logged with `what`).
+template <class Read>
+task games_task(Read read, const char* what,
+                std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
+  return [read, what, done = std::move(done)](prediction_ledger& l) {
     std::optional<std::vector<protocol::team_game>> games;
     try {
-      games = l.games_changed();
+      games = read(l);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "storage: games not re-read: %s\n", e.what());
+      std::fprintf(stderr, "storage: games not %s: %s\n", what, e.what());
     }
     done(std::move(games));
-  }));
+  };
+}
+
+}  // namespace
+
+void validator_store::poll_games(
+    std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
+  impl_->push(games_task([](prediction_ledger& l) { return l.games_changed(); }, "re-read",
+                         std::move(done)));
 }
 
 void validator_store::read_games(
     std::function<void(std::optional<std::vector<protocol::team_game>>)> done) {
-  impl_->push(task([done = std::move(done)](prediction_ledger& l) {
-    std::optional<std::vector<protocol::team_game>> games;
-    try {
-      games = l.load_games();
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "storage: games not read: %s\n", e.what());
-    }
-    done(std::move(games));
-  }));
+  impl_->push(games_task([](prediction_ledger& l) { return std::optional(l.load_games()); }, "read",
+                         std::move(done)));
 }
 
 std::size_t validator_store::accepted_count() {

@@ -20,6 +20,7 @@
 #include "bettensor/storage/sqlite_ledger.hpp"
 #include "bettensor/storage/validator_store.hpp"
 #include "bettensor/test/pg_cluster.hpp"
+#include "bettensor/test/sqlite_exec.hpp"
 
 namespace bettensor::storage {
 namespace {
@@ -27,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using backend = db_url::backend;
+using test::sqlite_exec;
 
 std::string numbered(std::string_view prefix, long long n) {
   std::string s(prefix);
@@ -43,19 +45,6 @@ test::pg_cluster& cluster() {
 std::string fresh_database() {
   static std::atomic<int> n{0};
   return cluster().create_database(numbered("ledger_", n++));
-}
-
-// Runs SQL on a SQLite file through its own connection (another process would do the same).
-void sqlite_exec(const fs::path& file, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 5000);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  const std::string why = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  ASSERT_EQ(rc, SQLITE_OK) << why << "\n" << sql;
 }
 
 // The first column of every row, as text ("NULL" for null).

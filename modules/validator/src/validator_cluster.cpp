@@ -65,18 +65,7 @@ void validator_service::impl::on_cluster_event(const std::string& channel,
 }
 
 void validator_service::impl::reload_stored_games() {
-  store->read_games([weak = weak_from_this(), ex = watch_timer.get_executor()](
-                        std::optional<std::vector<protocol::team_game>> games) {
-    if (!games) return;
-    net::post(ex, [weak, games = std::move(*games)]() mutable {
-      auto self = weak.lock();
-      if (!self || self->stopping) return;
-      auto book = game_book::make(std::move(games));
-      if (!book) return spdlog::error("Stored games not applied: {}", book.error().message);
-      // A set this instance applied already (its own announcement) is not broadcast again.
-      self->apply_games(*book);
-    });
-  });
+  store->read_games(game_set_reader("the database"));
 }
 
 void validator_service::impl::announce_session(const std::string& hotkey) {

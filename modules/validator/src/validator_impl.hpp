@@ -123,6 +123,11 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
   std::optional<http_response> admin_refusal(const transport::http_request& req) const;
 
+  // A game set read on the storage thread (from game_data, or stored by another instance), as
+  // that thread's callback: installed on the service's executor like any other set.
+  std::function<void(std::optional<std::vector<protocol::team_game>>)> game_set_reader(
+      std::string_view from);
+
   // --- instances sharing one PostgreSQL database ----------------------------------------------
   // Listens for the other instances' game sets and connections (a no-op for other backends).
   void open_cluster();

@@ -216,19 +216,24 @@ void validator_service::impl::check_files(bool force) {
   if (opts.games_file && changed(*opts.games_file, games_stamp)) reload_games();
   if (opts.db.kind == storage::db_url::backend::bettensor) {
     // The neuron's game_data, re-read when another connection committed to the file.
-    store->poll_games([weak = weak_from_this(), ex = watch_timer.get_executor()](
-                          std::optional<std::vector<protocol::team_game>> games) {
-      if (!games) return;
-      net::post(ex, [weak, games = std::move(*games)]() mutable {
-        auto self = weak.lock();
-        if (!self || self->stopping) return;
-        auto book = game_book::make(std::move(games));
-        if (!book)
-          return spdlog::error("Games from game_data not applied: {}", book.error().message);
-        self->apply_games(*book);
-      });
-    });
+    store->poll_games(game_set_reader("game_data"));
   }
+}
+
+std::function<void(std::optional<std::vector<protocol::team_game>>)>
+validator_service::impl::game_set_reader(std::string_view from) {
+  return [weak = weak_from_this(), ex = watch_timer.get_executor(),
+          from = std::string(from)](std::optional<std::vector<protocol::team_game>> games) {
+    if (!games) return;
+    net::post(ex, [weak, from, games = std::move(*games)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->stopping) return;
+      auto book = game_book::make(std::move(games));
+      if (!book) return spdlog::error("Games from {} not applied: {}", from, book.error().message);
+      // A set equal to the one applied (an instance's own announcement) is not broadcast again.
+      self->apply_games(*book);
+    });
+  };
 }
 
 namespace {
