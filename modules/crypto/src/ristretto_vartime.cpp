@@ -414,4 +414,137 @@ std::optional<point_bytes> base_mul_sub(std::span<const std::uint8_t, 32> s,
   return encode(to_extended(c));
 }
 
+namespace {
+
+// Chunked tables: entry j of a table set holds the odd multiples 1, 3, ..., 127 of 2^(64j)*P.
+using chunk_tables = std::array<std::array<cached, 64>, 4>;
+
+void fill_chunk_tables(point p, chunk_tables& out) {
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    out[j] = odd_multiples<64>(p);
+    if (j + 1 == out.size()) break;
+    for (int i = 0; i < 64; ++i) p = i == 63 ? to_extended(dbl(p)) : to_projective(dbl(p));
+  }
+}
+
+const chunk_tables& base_chunks() {
+  static const auto* tables = [] {
+    auto* t = new chunk_tables();  // lives for the program; 40 KB
+    fill_chunk_tables(*decode(base_encoding), *t);
+    return t;
+  }();
+  return *tables;
+}
+
+inline completed add_digit(const completed& c, const std::array<cached, 64>& table,
+                           std::int8_t digit) {
+  return digit > 0 ? add(to_extended(c), table[digit / 2]) : sub(to_extended(c), table[-digit / 2]);
+}
+
+inline completed add_digit8(const completed& c, const std::array<cached, 8>& table,
+                            std::int8_t digit) {
+  return digit > 0 ? add(to_extended(c), table[digit / 2]) : sub(to_extended(c), table[-digit / 2]);
+}
+
+// The s*B - k*A part of a pass at position i (0..63): digits i, i+64, i+128 and i+192.
+inline completed add_chunk_digits(completed c, const std::array<std::int8_t, 256>& s_naf,
+                                  const std::array<std::int8_t, 256>& k_naf, const chunk_tables& b,
+                                  const chunk_tables& minus_a, std::size_t i) {
+  for (std::size_t j = 0; j < 4; ++j) {
+    const std::int8_t ds = s_naf[64 * j + i];
+    if (ds != 0) c = add_digit(c, b[j], ds);
+    const std::int8_t dk = k_naf[64 * j + i];
+    if (dk != 0) c = add_digit(c, minus_a[j], dk);
+  }
+  return c;
+}
+
+bool chunk_digit_at(const std::array<std::int8_t, 256>& naf_digits, std::size_t i) {
+  for (std::size_t j = 0; j < 4; ++j) {
+    if (naf_digits[64 * j + i] != 0) return true;
+  }
+  return false;
+}
+
+constexpr point identity_point{fe_zero, fe_one, fe_one, fe_zero};
+
+}  // namespace
+
+struct key_tables {
+  chunk_tables minus_a;
+};
+
+void key_tables_deleter::operator()(key_tables* t) const noexcept {
+  delete t;
+}
+
+std::size_t key_tables_bytes() noexcept {
+  return sizeof(key_tables);
+}
+
+key_tables_ptr make_key_tables(std::span<const std::uint8_t, 32> a) noexcept {
+  const auto p = decode(a);
+  if (!p) return nullptr;
+  key_tables_ptr t(new (std::nothrow) key_tables());
+  if (!t) return nullptr;
+  fill_chunk_tables(point{neg(p->x), p->y, p->z, neg(p->t)}, t->minus_a);
+  return t;
+}
+
+point_bytes base_mul_sub(std::span<const std::uint8_t, 32> s, std::span<const std::uint8_t, 32> k,
+                         const key_tables& a) noexcept {
+  const auto& b = base_chunks();
+  const auto s_naf = naf(s, 8);
+  const auto k_naf = naf(k, 8);
+  std::size_t top = 64;  // one past the highest position with a digit
+  while (top > 0 && !chunk_digit_at(s_naf, top - 1) && !chunk_digit_at(k_naf, top - 1)) --top;
+  if (top == 0) return encode(identity_point);
+  point r = identity_point;
+  completed c{};
+  for (std::size_t i = top; i-- > 0;) {
+    c = add_chunk_digits(dbl(r), s_naf, k_naf, b, a.minus_a, i);
+    r = to_projective(c);
+  }
+  return encode(to_extended(c));
+}
+
+bool batch_is_identity(std::span<const std::uint8_t, 32> s, std::span<const std::uint8_t, 32> k,
+                       const key_tables& a, std::span<const batch_term> terms) noexcept {
+  if (terms.size() > max_batch_terms) return false;
+  // -R_i, -3R_i, ..., -15R_i for each term's width-5 digits of z_i (z_i < 2^128: 129 digits).
+  std::array<std::array<cached, 8>, max_batch_terms> minus_r;
+  std::array<std::array<std::int8_t, 256>, max_batch_terms> z_naf;
+  std::size_t top = 64;  // one past the highest position with a digit
+  for (std::size_t n = 0; n < terms.size(); ++n) {
+    if ((terms[n].z[31] & 0x80) != 0) return false;
+    const auto p = decode(terms[n].r);
+    if (!p) return false;
+    minus_r[n] = odd_multiples<8>(point{neg(p->x), p->y, p->z, neg(p->t)});
+    z_naf[n] = naf(terms[n].z, 5);
+    for (std::size_t i = 256; i > top; --i) {
+      if (z_naf[n][i - 1] != 0) {
+        top = i;
+        break;
+      }
+    }
+  }
+  const auto& b = base_chunks();
+  const auto s_naf = naf(s, 8);
+  const auto k_naf = naf(k, 8);
+  point r = identity_point;
+  completed c{};
+  for (std::size_t i = top; i-- > 0;) {
+    c = dbl(r);
+    if (i < 64) c = add_chunk_digits(c, s_naf, k_naf, b, a.minus_a, i);
+    for (std::size_t n = 0; n < terms.size(); ++n) {
+      const std::int8_t d = z_naf[n][i];
+      if (d != 0) c = add_digit8(c, minus_r[n], d);
+    }
+    r = to_projective(c);
+  }
+  // The identity of ristretto255 is the class of the 4-torsion: X = 0 or Y = 0.
+  const point sum = to_extended(c);
+  return is_zero(sum.x) || is_zero(sum.y);
+}
+
 }  // namespace bettensor::crypto::vartime

@@ -42,10 +42,15 @@ void shift_left_3(const std::uint8_t* in, std::uint8_t* out) noexcept {
 }
 
 // The transcript shared by signing and verification: context, message, protocol name, key.
+// The part before the message is the same every time, so it is computed once.
 transcript signing_transcript(std::initializer_list<bytes_view> message,
                               const public_key& key) noexcept {
-  transcript t("SigningContext");
-  t.append_message("", as_bytes(substrate_context));
+  static const transcript context_prefix = [] {
+    transcript t("SigningContext");
+    t.append_message("", as_bytes(substrate_context));
+    return t;
+  }();
+  transcript t = context_prefix;
   t.append_message("sign-bytes", message);
   t.append_message("proto-name", as_bytes("Schnorr-sig"));
   t.append_message("sign:pk", key);
@@ -56,6 +61,66 @@ void challenge_scalar(transcript& t, std::uint8_t* k) noexcept {
   std::array<std::uint8_t, 64> wide{};
   t.challenge_bytes("sign:c", wide);
   crypto_core_ristretto255_scalar_reduce(k, wide.data());
+}
+
+// Random bytes drawn from the OS RNG a kilobyte at a time (one call instead of one per
+// signature); each piece is wiped from the buffer as it is handed out.
+class random_pool {
+ public:
+  random_pool() = default;
+  random_pool(const random_pool&) = delete;
+  random_pool& operator=(const random_pool&) = delete;
+  ~random_pool() { secure_wipe(buf_); }
+
+  void take(std::span<std::uint8_t> out) noexcept {
+    if (out.size() > buf_.size()) return random_bytes(out);
+    if (buf_.size() - pos_ < out.size()) {
+      random_bytes(buf_);
+      pos_ = 0;
+    }
+    std::memcpy(out.data(), buf_.data() + pos_, out.size());
+    secure_wipe(std::span(buf_).subspan(pos_, out.size()));
+    pos_ += out.size();
+  }
+
+ private:
+  std::array<std::uint8_t, 1024> buf_{};
+  std::size_t pos_ = buf_.size();
+};
+
+void pooled_random(std::span<std::uint8_t> out) noexcept {
+  thread_local random_pool pool;
+  pool.take(out);
+}
+
+// The checks before the group operation, and the challenge k; the verdict if one fails.
+std::optional<verify_result> precheck(std::initializer_list<bytes_view> message, bytes_view sig,
+                                      const public_key& a, std::array<std::uint8_t, 32>& s,
+                                      std::array<std::uint8_t, 32>& k) noexcept {
+  if (sig.size() != signature_size) return verify_result::bad_length;
+  if ((sig[63] & 0x80) == 0) return verify_result::not_marked;
+  std::memcpy(s.data(), sig.data() + 32, 32);
+  s[31] &= 0x7f;
+  if (!is_canonical_scalar(s.data())) return verify_result::scalar_format;
+  if (sodium_is_zero(a.data(), a.size()) != 0) return verify_result::identity_key;
+  transcript t = signing_transcript(message, a);
+  t.append_message("sign:R", sig.first(32));  // R as received; never decoded
+  challenge_scalar(t, k.data());
+  return std::nullopt;
+}
+
+verify_result compare_r(const vartime::point_bytes& r_prime, bytes_view sig) noexcept {
+  return std::memcmp(r_prime.data(), sig.data(), 32) == 0 ? verify_result::valid
+                                                          : verify_result::equation_false;
+}
+
+template <class Key>
+bool verify_bittensor_with(bytes_view message, bytes_view sig, const Key& key) noexcept {
+  const verify_result plain = verify_detailed({message}, sig, key);
+  if (plain == verify_result::valid) return true;
+  if (plain != verify_result::equation_false) return false;  // malformed: wrapping cannot help
+  return verify_detailed({as_bytes("<Bytes>"), message, as_bytes("</Bytes>")}, sig, key) ==
+         verify_result::valid;
 }
 
 }  // namespace
@@ -159,7 +224,7 @@ signature keypair::sign(bytes_view message) const noexcept {
 
 signature keypair::sign(std::initializer_list<bytes_view> message) const noexcept {
   std::array<std::uint8_t, 32> random{};
-  random_bytes(random);
+  pooled_random(random);
   signature sig = sign_impl(message, random);
   secure_wipe(random);
   return sig;
@@ -203,36 +268,91 @@ verify_result verify_detailed(bytes_view message, bytes_view sig, bytes_view key
 verify_result verify_detailed(std::initializer_list<bytes_view> message, bytes_view sig,
                               bytes_view key) noexcept {
   detail::ensure_sodium();
-  if (sig.size() != signature_size || key.size() != public_key_size) {
-    return verify_result::bad_length;
-  }
-  if ((sig[63] & 0x80) == 0) return verify_result::not_marked;
-  std::array<std::uint8_t, 32> s{};
-  std::memcpy(s.data(), sig.data() + 32, 32);
-  s[31] &= 0x7f;
-  if (!is_canonical_scalar(s.data())) return verify_result::scalar_format;
-  if (sodium_is_zero(key.data(), key.size()) != 0) return verify_result::identity_key;
-
+  if (key.size() != public_key_size) return verify_result::bad_length;
   public_key a{};
   std::memcpy(a.data(), key.data(), a.size());
-  transcript t = signing_transcript(message, a);
-  t.append_message("sign:R", sig.first(32));  // R as received; never decoded
+  std::array<std::uint8_t, 32> s{};
   std::array<std::uint8_t, 32> k{};
-  challenge_scalar(t, k.data());
-
+  if (const auto refused = precheck(message, sig, a, s, k)) return *refused;
   // R' = s*B - k*A, in variable time: every input is public.
   const auto r_prime = vartime::base_mul_sub(s, k, a);
   if (!r_prime) return verify_result::invalid_key;
-  return std::memcmp(r_prime->data(), sig.data(), 32) == 0 ? verify_result::valid
-                                                           : verify_result::equation_false;
+  return compare_r(*r_prime, sig);
 }
 
 bool verify_bittensor(bytes_view message, bytes_view sig, bytes_view key) noexcept {
-  const verify_result plain = verify_detailed(message, sig, key);
-  if (plain == verify_result::valid) return true;
-  if (plain != verify_result::equation_false) return false;  // malformed: wrapping cannot help
-  return verify_detailed({as_bytes("<Bytes>"), message, as_bytes("</Bytes>")}, sig, key) ==
-         verify_result::valid;
+  return verify_bittensor_with(message, sig, key);
+}
+
+std::shared_ptr<const verifying_key> verifying_key::make(const public_key& key) noexcept {
+  detail::ensure_sodium();
+  if (sodium_is_zero(key.data(), key.size()) != 0) return nullptr;
+  auto tables = vartime::make_key_tables(key);
+  if (!tables) return nullptr;
+  try {
+    return std::shared_ptr<const verifying_key>(new verifying_key(key, std::move(tables)));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+
+std::size_t verifying_key::memory_bytes() noexcept {
+  return sizeof(verifying_key) + vartime::key_tables_bytes();
+}
+
+verify_result verify_detailed(std::initializer_list<bytes_view> message, bytes_view sig,
+                              const verifying_key& key) noexcept {
+  std::array<std::uint8_t, 32> s{};
+  std::array<std::uint8_t, 32> k{};
+  if (const auto refused = precheck(message, sig, key.bytes(), s, k)) return *refused;
+  return compare_r(vartime::base_mul_sub(s, k, key.tables()), sig);
+}
+
+bool verify_bittensor(bytes_view message, bytes_view sig, const verifying_key& key) noexcept {
+  return verify_bittensor_with(message, sig, key);
+}
+
+bool verify_bittensor_batch(std::span<const signed_message> items, const verifying_key& key,
+                            std::span<bool> verdicts) noexcept {
+  if (verdicts.size() != items.size()) return false;
+  bool held = true;
+  for (std::size_t start = 0; start < items.size(); start += vartime::max_batch_terms) {
+    const std::size_t n = std::min(vartime::max_batch_terms, items.size() - start);
+    // sum(z_i*s_i)*B - sum(z_i*k_i)*A - sum(z_i*R_i) = 0 holds, but for a chance of 2^-128,
+    // exactly when every s_i*B - k_i*A = R_i does. A malformed item fails the batch.
+    std::array<vartime::batch_term, vartime::max_batch_terms> terms{};
+    std::array<std::uint8_t, 32> s_sum{};
+    std::array<std::uint8_t, 32> k_sum{};
+    bool usable = n > 1;
+    for (std::size_t i = 0; i < n && usable; ++i) {
+      const auto& item = items[start + i];
+      std::array<std::uint8_t, 32> s{};
+      std::array<std::uint8_t, 32> k{};
+      if (precheck({item.message}, item.sig, key.bytes(), s, k)) {
+        usable = false;
+        break;
+      }
+      auto& term = terms[i];
+      pooled_random(std::span(term.z).first(16));  // a weight below 2^128
+      std::memcpy(term.r.data(), item.sig.data(), 32);
+      std::array<std::uint8_t, 32> zs{};
+      std::array<std::uint8_t, 32> zk{};
+      crypto_core_ristretto255_scalar_mul(zs.data(), term.z.data(), s.data());
+      crypto_core_ristretto255_scalar_mul(zk.data(), term.z.data(), k.data());
+      crypto_core_ristretto255_scalar_add(s_sum.data(), s_sum.data(), zs.data());
+      crypto_core_ristretto255_scalar_add(k_sum.data(), k_sum.data(), zk.data());
+    }
+    if (usable &&
+        vartime::batch_is_identity(s_sum, k_sum, key.tables(), std::span(terms).first(n))) {
+      std::fill_n(verdicts.begin() + static_cast<std::ptrdiff_t>(start), n, true);
+      continue;
+    }
+    held = false;
+    for (std::size_t i = start; i < start + n; ++i) {
+      verdicts[i] = verify_bittensor(items[i].message, items[i].sig, key);
+    }
+  }
+  return held;
 }
 
 }  // namespace bettensor::crypto

@@ -4,11 +4,13 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
 
 #include "bettensor/crypto/bytes.hpp"
+#include "bettensor/crypto/ristretto_vartime.hpp"
 
 namespace bettensor::crypto {
 
@@ -92,5 +94,46 @@ class keypair {
 /// As Bittensor's Keypair.verify: a signature that fails over the text is tried once more over
 /// "<Bytes>" + text + "</Bytes>" (the polkadot-js extension wrapping).
 [[nodiscard]] bool verify_bittensor(bytes_view message, bytes_view sig, bytes_view key) noexcept;
+
+/// A public key prepared for many verifications: decoded once, with tables of its multiples
+/// (memory_bytes() each), so a verification costs about half as much. Immutable once made.
+class verifying_key {
+ public:
+  /// nullptr when `key` is not a canonical ristretto255 point, is the identity, or memory ran
+  /// out (then verify with the key bytes instead).
+  static std::shared_ptr<const verifying_key> make(const public_key& key) noexcept;
+  /// What one prepared key occupies.
+  static std::size_t memory_bytes() noexcept;
+
+  [[nodiscard]] const public_key& bytes() const noexcept { return key_; }
+  [[nodiscard]] const vartime::key_tables& tables() const noexcept { return *tables_; }
+
+ private:
+  verifying_key(const public_key& key, vartime::key_tables_ptr tables) noexcept
+      : key_(key), tables_(std::move(tables)) {}
+
+  public_key key_;
+  vartime::key_tables_ptr tables_;
+};
+
+/// verify_detailed and verify_bittensor with a prepared key: the same verdicts.
+[[nodiscard]] verify_result verify_detailed(std::initializer_list<bytes_view> message,
+                                            bytes_view sig, const verifying_key& key) noexcept;
+[[nodiscard]] bool verify_bittensor(bytes_view message, bytes_view sig,
+                                    const verifying_key& key) noexcept;
+
+/// One message and its signature, for batch verification.
+struct signed_message {
+  bytes_view message;
+  bytes_view sig;
+};
+
+/// Verifies several signatures by one key in one equation (schnorrkel's verify_batch, with the
+/// key's terms merged and random 128-bit weights), writing verify_bittensor's verdict for each
+/// item to `verdicts` (same size as `items`). When the equation fails, each item is verified
+/// alone (which also tries the "<Bytes>" wrapping), so every verdict is exactly the
+/// single-signature verdict. Returns whether the batch equation held.
+bool verify_bittensor_batch(std::span<const signed_message> items, const verifying_key& key,
+                            std::span<bool> verdicts) noexcept;
 
 }  // namespace bettensor::crypto
