@@ -10,6 +10,7 @@
 #include <boost/beast/zlib/inflate_stream.hpp>
 
 #include "bettensor/crypto/ristretto_vartime.hpp"
+#include "bettensor/crypto/sr25519.hpp"
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
@@ -84,6 +85,71 @@ void BM_Sr25519Verify(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Sr25519Verify);
+
+// The yardstick every crypto row is also given against: libsodium's Ed25519 verify of a
+// 400-byte message, a fixed and widely measured cost.
+void BM_Ed25519VerifyYardstick(benchmark::State& state) {
+  std::array<std::uint8_t, crypto_sign_PUBLICKEYBYTES> pk{};
+  std::array<std::uint8_t, crypto_sign_SECRETKEYBYTES> sk{};
+  crypto_sign_keypair(pk.data(), sk.data());
+  const std::string msg(400, 'x');
+  std::array<std::uint8_t, crypto_sign_BYTES> sig{};
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(msg.data()),
+                       msg.size(), sk.data());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(crypto_sign_verify_detached(
+        sig.data(), reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), pk.data()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Ed25519VerifyYardstick);
+
+// Verification with the key's tables, as the validator does for an authenticated miner.
+void BM_Sr25519VerifyPreparedKey(benchmark::State& state) {
+  const auto key = make_hotkey();
+  const auto vk = crypto::verifying_key::make(key.keypair.public_key_bytes());
+  const std::string msg(400, 'x');
+  const auto sig = key.keypair.sign(crypto::as_bytes(msg));
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(crypto::verify_bittensor(crypto::as_bytes(msg), sig, *vk));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Sr25519VerifyPreparedKey);
+
+// Building those tables (once per key, after its first prediction).
+void BM_Sr25519PrepareKey(benchmark::State& state) {
+  const auto key = make_hotkey();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(crypto::verifying_key::make(key.keypair.public_key_bytes()));
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes"] = static_cast<double>(crypto::verifying_key::memory_bytes());
+}
+BENCHMARK(BM_Sr25519PrepareKey);
+
+// A batch of signatures by one key, per signature (items = signatures).
+void BM_Sr25519VerifyBatchSameKey(benchmark::State& state) {
+  const auto key = make_hotkey();
+  const auto vk = crypto::verifying_key::make(key.keypair.public_key_bytes());
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::string> msgs;
+  std::vector<crypto::signature> sigs;
+  for (std::size_t i = 0; i < n; ++i) {
+    msgs.push_back(std::string(400, 'x') + std::to_string(i));
+    sigs.push_back(key.keypair.sign(crypto::as_bytes(msgs.back())));
+  }
+  std::vector<crypto::signed_message> items;
+  for (std::size_t i = 0; i < n; ++i) items.push_back({crypto::as_bytes(msgs[i]), sigs[i]});
+  auto verdicts = std::make_unique<bool[]>(n);
+  for (auto _ : state) {
+    if (!crypto::verify_bittensor_batch(items, *vk, std::span(verdicts.get(), n))) {
+      state.SkipWithError("batch refused valid signatures");
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_Sr25519VerifyBatchSameKey)->Arg(4)->Arg(16)->Arg(64);
 
 // The group operation inside verification, s*B - k*A: the variable-time double-base pass that
 // verify uses, against the same result from libsodium's constant-time operations.
@@ -245,6 +311,55 @@ void BM_InflateGameUpdate50(benchmark::State& state) {
 }
 BENCHMARK(BM_InflateGameUpdate50);
 
+// The console table as usual, then every crypto row again as a multiple of the yardstick
+// measured in the same run (time per item: per signature for the batch rows).
+class yardstick_reporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const auto& run : runs) {
+      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      const std::string name = run.benchmark_name();
+      if (!is_crypto(name)) continue;
+      double ns = run.GetAdjustedCPUTime() * 1e9 / benchmark::GetTimeUnitMultiplier(run.time_unit);
+      if (const auto it = run.counters.find("items_per_second");
+          it != run.counters.end() && it->second.value > 0) {
+        ns = 1e9 / it->second.value;
+      }
+      rows_.emplace_back(name, ns);
+    }
+  }
+
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    double yardstick = 0;
+    for (const auto& [name, ns] : rows_) {
+      if (name.starts_with("BM_Ed25519VerifyYardstick")) yardstick = ns;
+    }
+    if (yardstick <= 0) return;
+    std::printf("\nCrypto rows in yardsticks (libsodium Ed25519 verify, 400 bytes = %.1f us):\n",
+                yardstick / 1000);
+    for (const auto& [name, ns] : rows_) {
+      std::printf("  %-44s %9.1f us  %6.3f\n", name.c_str(), ns / 1000, ns / yardstick);
+    }
+  }
+
+ private:
+  static bool is_crypto(const std::string& name) {
+    return name.starts_with("BM_Sr25519") || name.starts_with("BM_Ed25519") ||
+           name.starts_with("BM_VerifyGroupOp") || name.starts_with("BM_Envelope") ||
+           name.starts_with("BM_RandomDraw");
+  }
+  std::vector<std::pair<std::string, double>> rows_;
+};
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  yardstick_reporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
