@@ -107,31 +107,44 @@ result<authenticated_peer> verify_auth_message(const json::value& frame, timesta
   return authenticated_peer{std::move(msg->hotkey), address->key, *ts};
 }
 
-result<void> verify_envelope(const envelope& e, const frame_expectations& expect) {
+result<signature_pending> check_unsigned(const envelope& e, const frame_expectations& expect) {
   if (e.sender != expect.sender) return frame_error(errc::sender_mismatch);
   const auto ts = parse_timestamp(e.timestamp);
   if (!ts) return invalid_format("field 'timestamp' must be an ISO-8601 timestamp");
-  crypto::signature sig{};
-  if (!decode_signature(e.signature, sig)) {
+  signature_pending p{{}, {}, *ts};
+  if (!decode_signature(e.signature, p.sig)) {
     return invalid_format("field 'signature' must be 128 hex digits");
   }
   if (!within_window(*ts, expect.now, expect.window)) return frame_error(errc::stale_timestamp);
   if (expect.nonces != nullptr) {
-    if (auto fresh = expect.nonces->check(e.sender, e.nonce, expect.now); !fresh) return fresh;
+    if (auto fresh = expect.nonces->check(e.sender, e.nonce, expect.now); !fresh) {
+      return fresh.error();
+    }
   }
-  const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
-  if (expect.key == nullptr ||
-      !crypto::verify_bittensor(crypto::as_bytes(text), sig, *expect.key)) {
-    return frame_error(errc::invalid_signature);
-  }
+  p.text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
+  return p;
+}
+
+result<void> accept_signed(const envelope& e, const signature_pending& p,
+                           const frame_expectations& expect) {
   if (expect.nonces != nullptr) {
     // Recorded only now, so a forged frame cannot burn a nonce. A racing duplicate of the same
     // frame is still caught here.
-    if (auto fresh = expect.nonces->check_and_record(e.sender, e.nonce, *ts, expect.now); !fresh) {
-      return fresh;
-    }
+    return expect.nonces->check_and_record(e.sender, e.nonce, p.time, expect.now);
   }
   return {};
+}
+
+result<void> verify_envelope(const envelope& e, const frame_expectations& expect) {
+  auto p = check_unsigned(e, expect);
+  if (!p) return p.error();
+  const auto text = crypto::as_bytes(p->text);
+  const bool good =
+      expect.prepared != nullptr && expect.key != nullptr && expect.prepared->bytes() == *expect.key
+          ? crypto::verify_bittensor(text, p->sig, *expect.prepared)
+          : expect.key != nullptr && crypto::verify_bittensor(text, p->sig, *expect.key);
+  if (!good) return frame_error(errc::invalid_signature);
+  return accept_signed(e, *p, expect);
 }
 
 result<envelope> open_envelope(std::string_view text, const frame_expectations& expect) {

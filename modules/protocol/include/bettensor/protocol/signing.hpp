@@ -60,7 +60,24 @@ struct frame_expectations {
   timestamp now;
   std::chrono::seconds window = default_timestamp_window;
   replay_guard* nonces = nullptr;  // records the nonce once the signature holds
+  /// The same key with its verification tables (faster, same verdicts); optional.
+  const crypto::verifying_key* prepared = nullptr;
 };
+
+/// An envelope that passed every check before its signature: the text the signature covers and
+/// the decoded signature, for verifying several at once.
+struct signature_pending {
+  std::string text;
+  crypto::signature sig{};
+  timestamp time;
+};
+
+/// verify_envelope up to the signature: sender, timestamp window, unused nonce.
+result<signature_pending> check_unsigned(const envelope& e, const frame_expectations& expect);
+
+/// verify_envelope after a good signature: records the nonce (refusing a racing duplicate).
+result<void> accept_signed(const envelope& e, const signature_pending& p,
+                           const frame_expectations& expect);
 
 /// Checks a parsed envelope in SPEC order: sender, timestamp window, unused nonce, signature.
 result<void> verify_envelope(const envelope& e, const frame_expectations& expect);
