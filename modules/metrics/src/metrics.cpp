@@ -5,6 +5,7 @@
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -289,6 +290,52 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                                "another instance")
                            .Register(r)
                            .Add({});
+  auto& stages = BuildCounter()
+                     .Name("bettensor_stage_seconds_total")
+                     .Help(
+                         "Time the threads spent per stage of the prediction path (parse, "
+                         "verify, rules, commit, sign, write), summed over every message")
+                     .Register(r);
+  for (std::size_t i = 0; i < stage_seconds.size(); ++i)
+    stage_seconds[i] = &stages.Add({{"stage", std::string(to_label(static_cast<stage>(i)))}});
+  key_cache_keys = &BuildGauge()
+                        .Name("bettensor_verify_key_cache_keys")
+                        .Help("Miners' keys held with precomputed verification tables")
+                        .Register(r)
+                        .Add({});
+  key_cache_builds = &BuildCounter()
+                          .Name("bettensor_verify_key_cache_builds_total")
+                          .Help(
+                              "Verification tables built (a key's first signed frame after "
+                              "its handshake, or after its eviction)")
+                          .Register(r)
+                          .Add({});
+  key_cache_evictions = &BuildCounter()
+                             .Name("bettensor_verify_key_cache_evictions_total")
+                             .Help(
+                                 "Verification tables dropped, least recently used first, to "
+                                 "stay within --websocket.key_cache_mb")
+                             .Register(r)
+                             .Add({});
+  verify_batches = &BuildCounter()
+                        .Name("bettensor_verify_batches_total")
+                        .Help(
+                            "Frames of one connection waiting together whose signatures were "
+                            "checked in one equation")
+                        .Register(r)
+                        .Add({});
+  verify_batch_signatures = &BuildCounter()
+                                 .Name("bettensor_verify_batch_signatures_total")
+                                 .Help("Signatures checked in those batches")
+                                 .Register(r)
+                                 .Add({});
+  verify_batches_failed = &BuildCounter()
+                               .Name("bettensor_verify_batches_failed_total")
+                               .Help(
+                                   "Batches whose equation failed: each frame was verified "
+                                   "alone")
+                               .Register(r)
+                               .Add({});
   broadcasts = &BuildCounter()
                     .Name("bettensor_broadcasts_total")
                     .Help("Game-update broadcasts")
@@ -416,6 +463,23 @@ miner_metrics::miner_metrics(prometheus::Registry& r) {
                             "and were retried")
                         .Register(r)
                         .Add({});
+}
+
+double thread_cpu_seconds() noexcept {
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+bool stage_sampled(stage s) noexcept {
+  thread_local std::array<unsigned, static_cast<std::size_t>(stage::count_)> calls{};
+  return calls[static_cast<std::size_t>(s)]++ % stage_sample_every == 0;
+}
+
+std::string_view to_label(stage s) {
+  static constexpr std::array<std::string_view, static_cast<std::size_t>(stage::count_)> labels{
+      "parse", "verify", "rules", "commit", "sign", "write"};
+  return labels[static_cast<std::size_t>(s)];
 }
 
 std::string_view to_label(metagraph_sync s) {

@@ -62,6 +62,20 @@ auth_failure auth_failure_of(protocol::errc refusal);
 
 enum class channel : std::uint8_t { websocket, http, count_ };
 
+/// The steps of a prediction's way through the validator (labels of bettensor_stage_seconds_total):
+/// parse the frame, verify its signature, check the rules, commit it, sign the confirmation,
+/// write it to the socket.
+enum class stage : std::uint8_t { parse, verify, rules, commit, sign, write, count_ };
+std::string_view to_label(stage s);
+
+/// CPU time of the calling thread, in seconds. A system call (over a microsecond on a virtual
+/// machine), so the stages are timed on one call in stage_sample_every, per stage and thread,
+/// and each timed span is counted that many times.
+double thread_cpu_seconds() noexcept;
+inline constexpr unsigned stage_sample_every = 16;
+/// Whether this call of stage `s` on this thread is one of the timed ones.
+bool stage_sampled(stage s) noexcept;
+
 template <class E, class T>
 using by = std::array<T*, static_cast<std::size_t>(E::count_)>;
 
@@ -116,6 +130,17 @@ struct validator_metrics {
   // With PostgreSQL: 1 while this instance listens for the others' game sets and sessions.
   prometheus::Gauge* cluster_listening;
   prometheus::Counter* cluster_takeovers;  // local connections closed for a newer one elsewhere
+  /// Seconds the threads spent in each stage, summed over every message.
+  by<stage, prometheus::Counter> stage_seconds{};
+  // Prepared verification keys (per-key tables): held, built, dropped to make room.
+  prometheus::Gauge* key_cache_keys;
+  prometheus::Counter* key_cache_builds;
+  prometheus::Counter* key_cache_evictions;
+  // Same-key batches of waiting frames: the signatures checked in one equation, and the
+  // batches whose equation failed (each of their frames was then verified alone).
+  prometheus::Counter* verify_batches;
+  prometheus::Counter* verify_batch_signatures;
+  prometheus::Counter* verify_batches_failed;
 };
 
 /// The miner.
