@@ -50,6 +50,9 @@ po::options_description validator_options() {
       "invalid frames tolerated before closing with 1008")(
       "websocket.send_queue", po::value<int>()->default_value(1024),
       "frames queued per connection before it is closed as a slow consumer")(
+      "websocket.key_cache_mb", po::value<int>()->default_value(64),
+      "memory for the verification tables of the miners that send predictions (about 40 KB "
+      "each, least recently used dropped first; 0: none)")(
       "websocket.tls_cert", po::value<std::string>(),
       "PEM certificate chain: serve wss:// and https:// (with --websocket.tls_key; without "
       "both, plain ws:// for a TLS-terminating proxy)")(
@@ -191,6 +194,10 @@ int main(int argc, char** argv) try {
   s.max_invalid_frames =
       static_cast<std::size_t>(cli::positive_int(vm, "websocket.max_invalid_frames"));
   s.send_queue_frames = static_cast<std::size_t>(cli::positive_int(vm, "websocket.send_queue"));
+  const int key_cache_mb = vm["websocket.key_cache_mb"].as<int>();
+  if (key_cache_mb < 0 || key_cache_mb > 1 << 20)
+    throw cli::usage_error("--websocket.key_cache_mb must be between 0 and 1048576");
+  s.key_cache_bytes = static_cast<std::size_t>(key_cache_mb) << 20;
   if ((vm.count("websocket.tls_cert") != 0) != (vm.count("websocket.tls_key") != 0))
     throw cli::usage_error("--websocket.tls_cert and --websocket.tls_key go together");
   if (vm.count("websocket.tls_cert") != 0) {

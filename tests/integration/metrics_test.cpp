@@ -1,5 +1,6 @@
 // The validator's GET /metrics after a scripted session: the counts are exactly what happened.
 #include <regex>
+#include <set>
 
 #include "validator_fixture.hpp"
 
@@ -136,6 +137,66 @@ TEST_F(MetricsTest, CountsExactlyWhatAScriptedSessionDid) {
   EXPECT_GT(value(text, "process_resident_memory_bytes"), 0);
   EXPECT_GT(value(text, "process_open_fds"), 0);
   EXPECT_EQ(text.find("hotkey"), std::string::npos) << "no label may carry a hotkey";
+}
+
+// Frames sent back to back are handled together (their signatures verified in one equation
+// where the server read them together): each still gets its own verdict, a forged one among
+// them is refused alone, and a frame repeated inside the burst is caught as a replay. Only the
+// miner that predicts gets verification tables; one that only keeps alive gets none.
+TEST_F(MetricsTest, FramesSentBackToBackGetTheirOwnVerdictsAndOneKeyTable) {
+  start();
+  auto idle = connect(miners_[1]);
+  idle->send(frame(miners_[1], protocol::message_type::heartbeat, boost::json::object()));
+  next(*idle, protocol::message_type::heartbeat_ack);
+  expect_series("bettensor_verify_key_cache_builds_total", 0);
+
+  const auto& m = miners_[0];
+  auto c = connect(m);
+  std::vector<std::string> frames;
+  for (int i = 0; i < 12; ++i) {
+    const std::string id = "burst-" + std::to_string(i);
+    if (i == 3 || i == 7) {
+      auto forged = protocol::sign_envelope(m, protocol::message_type::prediction,
+                                            protocol::to_json(prediction(m, id)));
+      forged.data.as_object()["wager"] = 3.0;  // changed after signing
+      frames.push_back(protocol::serialize(forged));
+    } else if (i == 9) {
+      frames.push_back(frames[8]);  // the same frame again: its nonce is used
+    } else {
+      frames.push_back(prediction_frame(m, prediction(m, id)));
+    }
+  }
+  for (const auto& f : frames) c->send(f);
+
+  std::set<std::string> confirmed;
+  int forged_refused = 0;
+  int replays_refused = 0;
+  for (int answers = 0; answers < 12;) {
+    const auto text = c->read();
+    ASSERT_TRUE(text) << "connection closed";
+    const auto e = open(*text, c.get());
+    if (e.type == protocol::message_type::confirmation) {
+      const auto conf = protocol::parse_confirmation(e.data);
+      ASSERT_TRUE(conf);
+      EXPECT_EQ(conf->status, "success") << conf->message;
+      confirmed.insert(conf->prediction_id);
+      ++answers;
+    } else if (e.type == protocol::message_type::error) {
+      const auto err = protocol::parse_error_data(e.data);
+      ASSERT_TRUE(err);
+      if (err->message == "Invalid message format: invalid signature") ++forged_refused;
+      if (err->message == "Invalid message format: nonce already used") ++replays_refused;
+      ++answers;
+    }
+  }
+  EXPECT_EQ(forged_refused, 2);
+  EXPECT_EQ(replays_refused, 1);
+  EXPECT_EQ(confirmed.size(), 9u);
+  for (const int i : {0, 1, 2, 4, 5, 6, 8, 10, 11})
+    EXPECT_TRUE(confirmed.contains("burst-" + std::to_string(i))) << i;
+  expect_series("bettensor_verify_key_cache_builds_total", 1);
+  expect_series("bettensor_verify_key_cache_keys", 1);
+  expect_series("bettensor_invalid_frames_total", 3);
 }
 
 }  // namespace

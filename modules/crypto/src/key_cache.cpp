@@ -16,7 +16,7 @@ std::size_t verifying_key_cache::key_hash::operator()(const public_key& k) const
   return static_cast<std::size_t>(a ^ (b * 0x9e3779b97f4a7c15ULL));
 }
 
-std::shared_ptr<const verifying_key> verifying_key_cache::get(const public_key& key) {
+std::shared_ptr<const verifying_key> verifying_key_cache::get(const public_key& key, lookup* what) {
   if (capacity_ == 0) return nullptr;
   {
     const std::lock_guard lock(mutex_);
@@ -35,10 +35,12 @@ std::shared_ptr<const verifying_key> verifying_key_cache::get(const public_key& 
     return *it->second;
   }
   ++stats_.builds;
+  if (what != nullptr) what->built = true;
   while (order_.size() >= capacity_) {
     index_.erase(order_.back()->bytes());
     order_.pop_back();
     ++stats_.evictions;
+    if (what != nullptr) ++what->evicted;
   }
   order_.push_front(made);
   index_.emplace(key, order_.begin());

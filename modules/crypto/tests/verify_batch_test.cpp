@@ -240,7 +240,10 @@ TEST(KeyCache, KeepsTheMostRecentlyUsedKeysWithinItsBytes) {
   ASSERT_TRUE(cache.get(keys[1].public_key_bytes()));
   ASSERT_TRUE(cache.get(keys[2].public_key_bytes()));
   EXPECT_EQ(cache.get(keys[0].public_key_bytes()), first);  // a hit: 0 is now the newest
-  ASSERT_TRUE(cache.get(keys[3].public_key_bytes()));       // evicts 1, the oldest
+  verifying_key_cache::lookup what;
+  ASSERT_TRUE(cache.get(keys[3].public_key_bytes(), &what));  // evicts 1, the oldest
+  EXPECT_TRUE(what.built);
+  EXPECT_EQ(what.evicted, 1u);
   auto s = cache.snapshot();
   EXPECT_EQ(s.entries, 3u);
   EXPECT_EQ(s.bytes, 3 * verifying_key::memory_bytes());

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "asio_support.hpp"
+#include "bettensor/metrics/metrics.hpp"
 #include "frame_lanes.hpp"
 #include "ws_channel.hpp"
 
@@ -50,7 +51,8 @@ class frame_writer {
   [[nodiscard]] std::size_t depth() const { return queued_; }
 
   /// Writes until stopped or closed. `on_pop()` is called as a frame leaves the queue,
-  /// `on_sent(frame, bytes)` once it is written. A failed write closes the socket.
+  /// `on_sent(frame, bytes, cpu)` once it is written (cpu: the
+  /// write stage's sampled CPU seconds, 0 when not timed). A failed write closes the socket.
   template <class OnPop, class OnSent>
   net::awaitable<void> run(ws_channel& ws, OnPop on_pop, OnSent on_sent) {
     for (;;) {
@@ -68,12 +70,16 @@ class frame_writer {
       }
       --queued_;
       on_pop();
-      auto [ec, n] = co_await ws.write(net::buffer(next->text));
+      // The write stage of the validator's confirmations, sampled (metrics::stage_sampled).
+      const bool timed = next->kind == protocol::frame_kind::confirmation &&
+                         metrics::stage_sampled(metrics::stage::write);
+      double cpu = 0;
+      auto [ec, n] = co_await ws.write(net::buffer(next->text), timed ? &cpu : nullptr);
       if (ec) {
         ws.tcp().socket().close();
         co_return;
       }
-      on_sent(*next, n);
+      on_sent(*next, n, timed ? cpu * metrics::stage_sample_every : 0.0);
     }
   }
 

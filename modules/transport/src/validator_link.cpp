@@ -257,7 +257,7 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
                                          std::shared_ptr<connection> c) {
     co_await c->writer.run(
         *c->ws, [&self] { --self->queued; },
-        [&self](const frame& f, std::size_t) {
+        [&self](const frame& f, std::size_t, double) {
           spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, f.text);
         });
     c->end();

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "bettensor/metrics/metrics.hpp"
 #include "ws_channel.hpp"
 
 namespace bettensor::transport::detail {
@@ -30,6 +31,38 @@ void async_teardown(beast::role_type /*role*/, lingering_tcp& s, Handler&& handl
   s.socket().shutdown(tcp::socket::shutdown_send, ec);
   net::post(s.get_executor(), beast::bind_front_handler(std::forward<Handler>(handler), ec));
 }
+
+}  // namespace
+
+// A completion token that adds the thread CPU seconds of an operation's initiation to *out.
+template <class Token>
+struct timed_initiation {
+  Token token;
+  double* out;
+};
+
+}  // namespace bettensor::transport::detail
+
+template <class Token, class... Signatures>
+struct boost::asio::async_result<bettensor::transport::detail::timed_initiation<Token>,
+                                 Signatures...> {
+  template <class Initiation, class Timed, class... Args>
+  static auto initiate(Initiation&& init, Timed&& timed, Args&&... args) {
+    return boost::asio::async_initiate<Token, Signatures...>(
+        [init = std::forward<Initiation>(init), out = timed.out](auto&& handler,
+                                                                 auto&&... a) mutable {
+          const double t0 = bettensor::metrics::thread_cpu_seconds();
+          std::move(init)(std::forward<decltype(handler)>(handler),
+                          std::forward<decltype(a)>(a)...);
+          *out += bettensor::metrics::thread_cpu_seconds() - t0;
+        },
+        timed.token, std::forward<Args>(args)...);
+  }
+};
+
+namespace bettensor::transport::detail {
+
+namespace {
 
 template <class Next>
 class ws_channel_over final : public ws_channel {
@@ -59,13 +92,24 @@ class ws_channel_over final : public ws_channel {
   net::awaitable<io_result> read(beast::flat_buffer& buffer) override {
     co_return co_await ws_.async_read(buffer, use_nothrow);
   }
-  net::awaitable<io_result> write(net::const_buffer data) override {
-    co_return co_await ws_.async_write(data, use_nothrow);
+  net::awaitable<io_result> write(net::const_buffer data, double* initiation_cpu) override {
+    if (initiation_cpu == nullptr) co_return co_await ws_.async_write(data, use_nothrow);
+    co_return co_await ws_.async_write(
+        data, timed_initiation<std::decay_t<decltype(use_nothrow)>>{use_nothrow, initiation_cpu});
   }
   net::awaitable<op_result> close(websocket::close_reason why) override {
     co_return co_await ws_.async_close(why, use_nothrow);
   }
   [[nodiscard]] bool got_text() const override { return ws_.got_text(); }
+  void on_control(std::function<void()> cb) override {
+    ws_.control_callback([cb = std::move(cb)](websocket::frame_type /*kind*/,
+                                              beast::string_view /*payload*/) { cb(); });
+  }
+  [[nodiscard]] std::size_t readable_now() override {
+    beast::error_code ec;
+    const std::size_t n = beast::get_lowest_layer(ws_).socket().available(ec);
+    return ec ? 0 : n;
+  }
   [[nodiscard]] const websocket::close_reason& reason() const override { return ws_.reason(); }
   beast::tcp_stream& tcp() override { return beast::get_lowest_layer(ws_); }
   net::any_io_executor executor() override { return ws_.get_executor(); }

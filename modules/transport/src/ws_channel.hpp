@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,9 +41,16 @@ class ws_channel {
   virtual net::awaitable<op_result> accept(beast::http::request<beast::http::string_body>& req) = 0;
   virtual net::awaitable<op_result> handshake(std::string host, std::string target) = 0;
   virtual net::awaitable<io_result> read(beast::flat_buffer& buffer) = 0;
-  virtual net::awaitable<io_result> write(net::const_buffer data) = 0;
+  /// Writes one message. With `initiation_cpu`, adds the thread's CPU seconds spent in the call
+  /// before it first waited: the framing and the system call, which Asio attempts at once.
+  virtual net::awaitable<io_result> write(net::const_buffer data,
+                                          double* initiation_cpu = nullptr) = 0;
   virtual net::awaitable<op_result> close(websocket::close_reason why) = 0;
   [[nodiscard]] virtual bool got_text() const = 0;
+  /// Called when a read meets a control frame (ping, pong, close) between messages.
+  virtual void on_control(std::function<void()> cb) = 0;
+  /// Bytes the kernel holds for the next reads (0 when nothing has arrived yet).
+  [[nodiscard]] virtual std::size_t readable_now() = 0;
   /// The peer's close frame, once the read side has seen it.
   [[nodiscard]] virtual const websocket::close_reason& reason() const = 0;
   /// The TCP stream underneath (deadlines, closing the socket).

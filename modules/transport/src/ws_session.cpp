@@ -6,7 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <algorithm>
 #include <array>
+#include <optional>
 
 #include "bettensor/protocol/json.hpp"
 
@@ -28,12 +30,14 @@ ws_shared::ws_shared(server_config c, crypto::hotkey id, std::shared_ptr<protoco
       identity(std::move(id)),
       nonces(std::move(n)),
       cb(std::move(cbs)),
-      hub(cfg.max_connections) {
+      hub(cfg.max_connections),
+      key_cache(cfg.key_cache_bytes) {
   if (!cfg.metrics) {
     own_registry = std::make_shared<metrics::registry>();
     cfg.metrics = std::make_shared<metrics::validator_metrics>(own_registry->get());
   }
   m = cfg.metrics.get();
+  cfg.max_frame_batch = std::clamp<std::size_t>(cfg.max_frame_batch, 1, max_frame_batch);
 }
 
 session_limits ws_shared::limits() const {
@@ -63,6 +67,11 @@ void ws_session::send(frame_ptr frame) {
   net::post(ws_->executor(), [self = shared_from_this(), frame = std::move(frame)]() mutable {
     self->enqueue(std::move(frame));
   });
+}
+
+void ws_session::send_built(std::function<frame_ptr()>&& make) {
+  net::post(ws_->executor(),
+            [self = shared_from_this(), make = std::move(make)] { self->enqueue(make()); });
 }
 
 void ws_session::close(protocol::close_reason why, std::string text) {
@@ -206,20 +215,37 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
         m->send_queue_frames->Decrement();
         self->depth_.store(self->writer_.depth(), std::memory_order_relaxed);
       },
-      [&self, m](const frame& f, std::size_t n) {
+      [&self, m](const frame& f, std::size_t n, double write_cpu) {
         spdlog::trace("-> {} {}", self->remote_, f.text);
         metrics::at(m->messages_out, f.kind).Increment();
         m->bytes_out->Increment(static_cast<double>(n));
+        if (write_cpu > 0)
+          metrics::at(m->stage_seconds, metrics::stage::write).Increment(write_cpu);
       });
 }
 
+namespace {
+
+std::string_view text_of(const beast::flat_buffer& b) {
+  return {static_cast<const char*>(b.cdata().data()), b.size()};
+}
+
+}  // namespace
+
 net::awaitable<void> ws_session::read_loop() {
-  beast::flat_buffer buffer;
   const auto& cfg = shared_->cfg;
+  buffers_.resize(1);
+  // A ping or pong between two frames must not keep the first one waiting for the next.
+  ws_->on_control([this] { handle_pending(); });
   for (;;) {
-    buffer.clear();
-    auto [ec, n] = co_await ws_->read(buffer);
+    if (pending_ == buffers_.size()) buffers_.emplace_back();
+    const std::size_t slot = pending_;
+    buffers_[slot].clear();
+    auto [ec, n] = co_await ws_->read(buffers_[slot]);
+    // A control frame may have handled the frames before this one meanwhile.
+    if (slot != pending_) std::swap(buffers_[slot], buffers_[pending_]);
     if (ec) {
+      handle_pending();
       if (ec == websocket::error::message_too_big) {
         spdlog::warn("Closed {} ({}): frame over {} bytes", remote_, hotkey_,
                      cfg.max_message_bytes);
@@ -233,18 +259,29 @@ net::awaitable<void> ws_session::read_loop() {
     const auto now = steady::now();
     const auto action = policy_.on_frame(now);
     // Closing: drain what the peer still sends until its close frame.
-    if (action.what == session_action::kind::ignore) continue;
+    if (action.what == session_action::kind::ignore) {
+      handle_pending();
+      continue;
+    }
     touch(now);
     shared_->m->bytes_in->Increment(static_cast<double>(n));
-    const std::string_view text(static_cast<const char*>(buffer.cdata().data()), buffer.size());
+    const std::string_view text = text_of(buffers_[pending_]);
     spdlog::trace("<- {} {}", remote_, text);
     if (action.what == session_action::kind::close) {
+      handle_pending();
       spdlog::warn("Closing {} (UID: {}): message rate limit exceeded", hotkey_, uid_);
       request_close(action.reason);
     } else if (!is_authenticated()) {
       authenticate(text);
+    } else if (!ws_->got_text()) {
+      handle_pending();
+      refuse_frame("Invalid message format: binary frames are not supported");
     } else {
-      handle_frame(text);
+      ++pending_;
+      // More bytes already here: most likely the next frame of a burst, read before these are
+      // handled so that their signatures are verified together.
+      if (pending_ < cfg.max_frame_batch && ws_->readable_now() > 0) continue;
+      handle_pending();
     }
   }
 }
@@ -272,22 +309,119 @@ void ws_session::authenticate(std::string_view text) {
   if (shared.cb.on_authenticated) shared.cb.on_authenticated(shared_from_this());
 }
 
-void ws_session::handle_frame(std::string_view text) {
-  auto& shared = *shared_;
-  if (!ws_->got_text()) {
-    reply_error("Invalid message format: binary frames are not supported");
-  } else {
-    const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
-                                              shared.cfg.timestamp_window, shared.nonces.get()};
-    auto env = protocol::open_envelope(text, expect);
-    if (env) {  // counted by type where it is handled (the validator's handler registry)
-      shared.cb.on_message(shared_from_this(), std::move(*env));
-      return;
-    }
-    shared.m->invalid_frames->Increment();
-    spdlog::info("Invalid frame from miner {} (UID: {}): {}", hotkey_, uid_, env.error().message);
-    reply_error(env.error().message);
+// The prepared key of this miner, for frames other than heartbeats: a connection that only
+// keeps alive (most of them, on a big subnet) never costs the tables' memory.
+std::shared_ptr<const crypto::verifying_key> ws_session::prepared_key() {
+  crypto::verifying_key_cache::lookup what;
+  auto key = shared_->key_cache.get(key_, &what);
+  auto* m = shared_->m;
+  if (what.built) {
+    m->key_cache_builds->Increment();
+    m->key_cache_keys->Increment();
   }
+  if (what.evicted > 0) {
+    m->key_cache_evictions->Increment(static_cast<double>(what.evicted));
+    m->key_cache_keys->Decrement(static_cast<double>(what.evicted));
+  }
+  return key;
+}
+
+void ws_session::handle_pending() {
+  const std::size_t n = std::exchange(pending_, 0);
+  if (n == 0) return;
+  auto& shared = *shared_;
+  auto* m = shared.m;
+  const protocol::frame_expectations expect{hotkey_, &key_, protocol::now_utc(),
+                                            shared.cfg.timestamp_window, shared.nonces.get()};
+  batch_.resize(n);
+  // Parse and verify timed together, on one batch in stage_sample_every.
+  const bool timed = metrics::stage_sampled(metrics::stage::parse);
+  const double t0 = timed ? metrics::thread_cpu_seconds() : 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& f = batch_[i];
+    f = {};
+    auto doc = protocol::parse_json(text_of(buffers_[i]));
+    auto env = doc ? protocol::parse_envelope(std::move(*doc)) : doc.error();
+    if (!env) {
+      f.refusal = std::move(env.error().message);
+    } else {
+      f.envelope = std::move(*env);
+    }
+  }
+  const double t1 = timed ? metrics::thread_cpu_seconds() : 0;
+
+  // The checks before the signature, then the signatures: heartbeats alone with the key bytes,
+  // the rest with the miner's prepared key, together when there are several.
+  std::shared_ptr<const crypto::verifying_key> prepared;
+  std::array<crypto::signed_message, max_frame_batch> together{};
+  std::array<std::size_t, max_frame_batch> owners{};
+  std::size_t batched = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& f = batch_[i];
+    if (!f.envelope) continue;
+    auto checked = protocol::check_unsigned(*f.envelope, expect);
+    if (!checked) {
+      f.refusal = std::move(checked.error().message);
+      continue;
+    }
+    f.signed_text = std::move(*checked);
+    const auto text = crypto::as_bytes(f.signed_text.text);
+    if (f.envelope->type == protocol::message_type::heartbeat) {
+      f.verified = crypto::verify_bittensor(text, f.signed_text.sig, key_);
+      continue;
+    }
+    if (!prepared) prepared = prepared_key();
+    if (!prepared) {
+      f.verified = crypto::verify_bittensor(text, f.signed_text.sig, key_);
+      continue;
+    }
+    together[batched] = {text, f.signed_text.sig};
+    owners[batched++] = i;
+  }
+  if (batched == 1) {
+    batch_[owners[0]].verified =
+        crypto::verify_bittensor(together[0].message, together[0].sig, *prepared);
+  } else if (batched > 1) {
+    std::array<bool, max_frame_batch> verdicts{};
+    const bool held = crypto::verify_bittensor_batch(std::span(together).first(batched), *prepared,
+                                                     std::span(verdicts).first(batched));
+    m->verify_batches->Increment();
+    m->verify_batch_signatures->Increment(static_cast<double>(batched));
+    if (!held) m->verify_batches_failed->Increment();
+    for (std::size_t j = 0; j < batched; ++j) batch_[owners[j]].verified = verdicts[j];
+  }
+  if (timed) {
+    const double t2 = metrics::thread_cpu_seconds();
+    metrics::at(m->stage_seconds, metrics::stage::parse)
+        .Increment((t1 - t0) * metrics::stage_sample_every);
+    metrics::at(m->stage_seconds, metrics::stage::verify)
+        .Increment((t2 - t1) * metrics::stage_sample_every);
+  }
+
+  // In the order received: each frame handed on, or refused.
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& f = batch_[i];
+    if (f.refusal.empty() && !f.verified) {
+      f.refusal = protocol::frame_error(protocol::errc::invalid_signature).message;
+    }
+    if (f.refusal.empty()) {
+      if (auto fresh = protocol::accept_signed(*f.envelope, f.signed_text, expect); !fresh) {
+        f.refusal = std::move(fresh.error().message);
+      }
+    }
+    if (f.refusal.empty()) {  // counted by type where it is handled (the handler registry)
+      shared.cb.on_message(shared_from_this(), std::move(*f.envelope));
+      continue;
+    }
+    m->invalid_frames->Increment();
+    spdlog::info("Invalid frame from miner {} (UID: {}): {}", hotkey_, uid_, f.refusal);
+    refuse_frame(f.refusal);
+  }
+  batch_.clear();
+}
+
+void ws_session::refuse_frame(const std::string& message) {
+  reply_error(message);
   if (const auto action = policy_.on_invalid_frame(); action.what == session_action::kind::close) {
     spdlog::warn("Closing {} (UID: {}): too many invalid messages", hotkey_, uid_);
     request_close(action.reason);

@@ -9,9 +9,12 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "asio_support.hpp"
+#include "bettensor/crypto/key_cache.hpp"
 #include "bettensor/transport/server.hpp"
 #include "bettensor/transport/session_policy.hpp"
 #include "frame_writer.hpp"
@@ -20,6 +23,9 @@
 #include "ws_channel.hpp"
 
 namespace bettensor::transport::detail {
+
+/// The most frames of one connection handled together (server_config::max_frame_batch).
+inline constexpr std::size_t max_frame_batch = crypto::vartime::max_batch_terms;
 
 /// What every session of one server reads: its settings, identity, callbacks and hub.
 struct ws_shared {
@@ -40,6 +46,7 @@ struct ws_shared {
   std::shared_ptr<protocol::replay_guard> nonces;
   server::callbacks cb;
   detail::hub hub;
+  crypto::verifying_key_cache key_cache;
   std::atomic<bool> stopping{false};
 };
 
@@ -51,6 +58,7 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   [[nodiscard]] std::int64_t uid() const override { return uid_; }
   [[nodiscard]] const std::string& remote_address() const override { return remote_; }
   void send(frame_ptr frame) override;
+  void send_built(std::function<frame_ptr()>&& make) override;
   void close(protocol::close_reason why, std::string text) override;
 
   /// Set once on the strand before the session joins the hub under its hotkey.
@@ -73,7 +81,11 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   void refuse(const protocol::error& refusal);
   void reply_error(const std::string& message);
   void authenticate(std::string_view text);
-  void handle_frame(std::string_view text);
+  // The frames read back to back (pending_ of them, in buffers_), in order: parsed and checked,
+  // their signatures verified together where they share the key, then handed on.
+  void handle_pending();
+  void refuse_frame(const std::string& message);
+  [[nodiscard]] std::shared_ptr<const crypto::verifying_key> prepared_key();
   void touch(steady::time_point now);
 
   std::shared_ptr<ws_shared> shared_;
@@ -85,6 +97,18 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   session_policy policy_;
   frame_writer writer_;
   bool dead_ = false;  // the read side has ended; the watchdog stops
+
+  // Frames read but not yet handled: one buffer per frame, kept (with its capacity) for the
+  // connection's next burst. Idle connections only ever use the first.
+  std::vector<beast::flat_buffer> buffers_;
+  std::size_t pending_ = 0;
+  struct pending_frame {
+    std::optional<protocol::envelope> envelope;
+    protocol::signature_pending signed_text;
+    std::string refusal;  // why the frame is refused, when it is
+    bool verified = false;
+  };
+  std::vector<pending_frame> batch_;
 
   std::atomic<bool> authenticated_{false};
   std::string hotkey_;

@@ -44,6 +44,10 @@ using domain::game_book;
 using domain::metagraph;
 using domain::stamp_of;
 using transport::http_response;
+
+// The storage thread's time in the rules checks of the batch being committed: the commit stage
+// is the batch's time less this.
+inline thread_local double rules_seconds_in_batch = 0;
 using transport::json_error;
 using transport::peer_connection;
 

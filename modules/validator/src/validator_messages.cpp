@@ -79,17 +79,31 @@ void validator_service::impl::submit(storage::miner_ref miner, protocol::team_ga
   const auto now = protocol::now_utc();
   store->submit(
       std::move(miner), std::move(p), now,
-      [book = std::move(book), now](const protocol::team_game_prediction& pred) {
-        return check_prediction(pred, *book, now);
+      [book = std::move(book), now, m = m](const protocol::team_game_prediction& pred) {
+        if (!metrics::stage_sampled(metrics::stage::rules))
+          return check_prediction(pred, *book, now);
+        const double t0 = metrics::thread_cpu_seconds();
+        auto broken = check_prediction(pred, *book, now);
+        const double spent = (metrics::thread_cpu_seconds() - t0) * metrics::stage_sample_every;
+        metrics::at(m->stage_seconds, metrics::stage::rules).Increment(spent);
+        rules_seconds_in_batch += spent;
+        return broken;
       },
       std::move(done));
 }
 
 transport::frame_ptr validator_service::impl::confirmation_frame(const std::string& prediction_id,
                                                                  const storage::verdict& v) const {
+  const bool timed = metrics::stage_sampled(metrics::stage::sign);
+  const double t0 = timed ? metrics::thread_cpu_seconds() : 0;
   protocol::confirmation c{prediction_id, v.accepted() ? "success" : "error", v.message,
                            protocol::format_timestamp(protocol::now_utc()), v.miner_stats};
-  return server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
+  auto frame = server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
+  if (timed) {
+    metrics::at(m->stage_seconds, metrics::stage::sign)
+        .Increment((metrics::thread_cpu_seconds() - t0) * metrics::stage_sample_every);
+  }
+  return frame;
 }
 
 void validator_service::impl::handle_prediction(const std::shared_ptr<peer_connection>& peer,
@@ -109,11 +123,13 @@ void validator_service::impl::handle_prediction(const std::shared_ptr<peer_conne
            metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
                .Observe(seconds_since(t0));
            self->count_verdict(v, metrics::channel::websocket);
-           // Sign on an I/O thread, not on the storage thread.
-           net::post(self->ioc, [self, peer, id, v] {
-             peer->send(self->confirmation_frame(id, v));
+           // Signed where the connection writes (an I/O thread, not the storage thread), in
+           // one hand-off.
+           peer->send_built([self, id, v] {
+             auto frame = self->confirmation_frame(id, v);
              spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
                           v.accepted() ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+             return frame;
            });
          });
 }

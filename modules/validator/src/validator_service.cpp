@@ -90,6 +90,13 @@ void validator_service::impl::open_store() {
   auto on_commit = [m = m](std::size_t batch, double seconds) {
     m->storage_batch_predictions->Observe(static_cast<double>(batch));
     m->storage_commit_seconds->Observe(seconds);
+    // The storage thread's CPU since the previous batch (deciding, writing, handing the
+    // verdicts on), less the rules checks counted on their own.
+    thread_local double last_cpu = metrics::thread_cpu_seconds();
+    const double cpu = metrics::thread_cpu_seconds();
+    metrics::at(m->stage_seconds, metrics::stage::commit)
+        .Increment(std::max(
+            0.0, cpu - std::exchange(last_cpu, cpu) - std::exchange(rules_seconds_in_batch, 0.0)));
   };
   auto on_retry = [m = m](std::optional<storage::retry_reason> why, const std::string& message) {
     if (!why) {

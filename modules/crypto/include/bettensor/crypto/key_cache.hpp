@@ -25,12 +25,18 @@ class verifying_key_cache {
     std::uint64_t evictions = 0;
   };
 
+  /// What one get() did, for the caller's metrics.
+  struct lookup {
+    bool built = false;
+    std::size_t evicted = 0;
+  };
+
   explicit verifying_key_cache(std::size_t max_bytes);
 
   /// The prepared key, built on a miss (evicting the least recently used keys to make room);
   /// nullptr when the cache holds no key at all (max_bytes below one) or `key` cannot be
   /// prepared: the caller then verifies with the key bytes.
-  std::shared_ptr<const verifying_key> get(const public_key& key);
+  std::shared_ptr<const verifying_key> get(const public_key& key, lookup* what = nullptr);
 
   [[nodiscard]] stats snapshot() const;
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }

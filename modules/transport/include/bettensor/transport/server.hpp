@@ -38,6 +38,9 @@ class peer_connection {
   /// Queues an already serialised frame in its kind's lane. A full queue closes the connection
   /// ("Slow consumer").
   virtual void send(frame_ptr frame) = 0;
+  /// Builds a frame where the connection's writes happen and queues it (a confirmation is
+  /// signed there, without a hop through another thread).
+  virtual void send_built(std::function<frame_ptr()>&& make) { send(make()); }
   /// Sends a close frame with `why`'s code and text (or `text`, when not empty) after the
   /// urgent frames already queued.
   virtual void close(protocol::close_reason why, std::string text) = 0;
@@ -77,7 +80,12 @@ struct server_config {
   double rate_limit_burst = 400;         // bucket size
   std::size_t max_invalid_frames = 20;   // bad frames tolerated before close 1008
   std::size_t send_queue_frames = 1024;  // per connection
-  std::chrono::seconds close_grace{3};   // a close handshake longer than this ends the socket
+  /// Verification tables of the miners that send predictions (about 40 KB each), least
+  /// recently used dropped first; 0 verifies every frame with the key bytes.
+  std::size_t key_cache_bytes = std::size_t{64} << 20;
+  /// Frames of one connection read back to back before they are handled together.
+  std::size_t max_frame_batch = 16;
+  std::chrono::seconds close_grace{3};  // a close handshake longer than this ends the socket
   /// wss:// and https://: a PEM certificate chain and its private key (both or neither). Plain
   /// ws:// is served when both are empty (e.g. behind a TLS-terminating proxy).
   std::string tls_cert_file;
