@@ -77,7 +77,7 @@ json::value json_figure(double value) {
   return std::isnan(value) ? json::value(nullptr) : json::value(value);
 }
 
-double crypto_floor_seconds() {
+crypto_costs measure_crypto() {
   const auto kp = crypto::keypair::generate();
   const std::string msg =
       prediction_frame({kp, crypto::ss58_encode(kp.public_key_bytes())}, 0, make_game("floor"));
@@ -90,7 +90,19 @@ double crypto_floor_seconds() {
   for (int i = 0; i < n; ++i) ok &= crypto::verify(bytes, sig, kp.public_key_bytes());
   const auto t1 = steady::now();
   if (!ok) throw std::runtime_error("self-check of sr25519 failed");
-  return std::chrono::duration<double>(t1 - t0).count() / n;
+
+  std::array<unsigned char, crypto_sign_PUBLICKEYBYTES> pk{};
+  std::array<unsigned char, crypto_sign_SECRETKEYBYTES> sk{};
+  std::array<unsigned char, crypto_sign_BYTES> ed_sig{};
+  crypto_sign_keypair(pk.data(), sk.data());
+  crypto_sign_detached(ed_sig.data(), nullptr, bytes.data(), bytes.size(), sk.data());
+  const auto t2 = steady::now();
+  for (int i = 0; i < n; ++i)
+    ok &= crypto_sign_verify_detached(ed_sig.data(), bytes.data(), bytes.size(), pk.data()) == 0;
+  const auto t3 = steady::now();
+  if (!ok) throw std::runtime_error("self-check of Ed25519 failed");
+  return {std::chrono::duration<double>(t1 - t0).count() / n,
+          std::chrono::duration<double>(t3 - t2).count() / n};
 }
 
 protocol::team_game make_game(const std::string& id, double odds_shift) {

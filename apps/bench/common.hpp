@@ -75,8 +75,13 @@ std::string figure(double value, int decimals);
 // `value` as JSON, or null for NaN.
 boost::json::value json_figure(double value);
 
-// One sr25519 verify plus one sign on a prediction-sized message, measured in this process.
-double crypto_floor_seconds();
+// Measured in this process on a prediction-sized message: one sr25519 sign plus one verify
+// (the floor), and libsodium's Ed25519 verify (the yardstick), in seconds.
+struct crypto_costs {
+  double floor = 0;
+  double yardstick = 0;
+};
+crypto_costs measure_crypto();
 
 // A game with this id, starting tomorrow; `odds_shift` makes otherwise equal sets differ.
 protocol::team_game make_game(const std::string& id, double odds_shift = 0);

@@ -140,31 +140,48 @@ void print_first_rejection(shared_state& st) {
     std::printf("  first rejection: %s\n", st.first_rejection.c_str());
 }
 
-// The validator's storage counters, from its /metrics.
+constexpr std::array<const char*, 6> stage_names{"parse",  "verify", "rules",
+                                                 "commit", "sign",   "write"};
+
+// The validator's storage and stage counters, from its /metrics.
 struct storage_counters {
   double commits = 0;
   double predictions = 0;
   double commit_seconds = 0;
+  std::array<double, stage_names.size()> stage_seconds{};
+  double batched_signatures = 0;
 };
 
 storage_counters read_storage(const target& to) {
   const std::string m = http_get(to, "/metrics");
-  return {metric_value(m, "bettensor_storage_batch_predictions_count"),
-          metric_value(m, "bettensor_storage_batch_predictions_sum"),
-          metric_value(m, "bettensor_storage_commit_duration_seconds_sum")};
+  storage_counters c{metric_value(m, "bettensor_storage_batch_predictions_count"),
+                     metric_value(m, "bettensor_storage_batch_predictions_sum"),
+                     metric_value(m, "bettensor_storage_commit_duration_seconds_sum")};
+  for (std::size_t i = 0; i < stage_names.size(); ++i) {
+    c.stage_seconds[i] = metric_value(
+        m, std::string("bettensor_stage_seconds_total{stage=\"") + stage_names[i] + "\"}");
+  }
+  c.batched_signatures = metric_value(m, "bettensor_verify_batch_signatures_total");
+  return c;
 }
 
-// Storage batching during the run, as the validator's own metrics report it.
+// Storage batching and the stages during the run, as the validator's own metrics report them.
 struct storage_figures {
   double predictions_per_commit = 0;
   double commit_ms = 0;
+  std::array<double, stage_names.size()> stage_us{};  // per prediction
+  double batched_share = 0;  // of the predictions' signatures, verified in a batch
 };
 
 storage_figures storage_between(const storage_counters& a, const storage_counters& b) {
   const double commits = b.commits - a.commits;
-  if (commits <= 0) return {};
-  return {(b.predictions - a.predictions) / commits,
-          (b.commit_seconds - a.commit_seconds) / commits * 1e3};
+  const double predictions = b.predictions - a.predictions;
+  if (commits <= 0 || predictions <= 0) return {};
+  storage_figures f{predictions / commits, (b.commit_seconds - a.commit_seconds) / commits * 1e3};
+  for (std::size_t i = 0; i < stage_names.size(); ++i)
+    f.stage_us[i] = (b.stage_seconds[i] - a.stage_seconds[i]) / predictions * 1e6;
+  f.batched_share = (b.batched_signatures - a.batched_signatures) / predictions;
+  return f;
 }
 
 // One row of a two-column table.
@@ -181,17 +198,20 @@ void print_storage_and_sample(const storage_figures& storage, shared_state& st) 
 }
 
 void print_throughput(const settings& s, shared_state& st, double elapsed, double presign,
-                      double floor, double server_cpu, double client_cpu,
+                      const crypto_costs& crypto, double server_cpu, double client_cpu,
                       const storage_figures& storage) {
   const auto n = static_cast<double>(st.confirmed + st.rejected);
   const double per = n > 0 ? server_cpu / n : 0;
+  const double floor = crypto.floor;
   const double ratio = floor > 0 ? per / floor : 0;
+  const double yardsticks = crypto.yardstick > 0 ? per / crypto.yardstick : 0;
   const double cores = server_cpu / elapsed;
   std::printf(
       "\nthroughput: %d connections, %d in flight each, %.1f s (method: predictions signed "
       "beforehand, %.1f s;\nconfirmations counted while measuring; CPU from /proc; crypto "
       "floor = one sr25519 sign + verify\nhere, the mean of a measurement before and one after "
-      "the run)\n",
+      "the run; yardstick = libsodium Ed25519 verify, measured alike;\nstages from the "
+      "validator's bettensor_stage_seconds_total)\n",
       s.connections, s.inflight, elapsed, presign);
   row("confirmed predictions/s", figure(n / elapsed, 0));
   row("accepted", std::to_string(st.confirmed.load()));
@@ -199,8 +219,20 @@ void print_throughput(const settings& s, shared_state& st, double elapsed, doubl
   row("server CPU µs per prediction", figure(per * 1e6, 1));
   row("crypto floor µs (sign+verify)", figure(floor * 1e6, 1));
   row("crypto floor ratio", figure(ratio, 2));
+  row("yardstick µs (Ed25519 verify)", figure(crypto.yardstick * 1e6, 1));
+  row("server CPU per prediction, yardsticks", figure(yardsticks, 2));
   row("server cores busy", figure(cores, 2));
   row("load generator cores busy", figure(client_cpu / elapsed, 2));
+  double staged = 0;
+  json::object stages;
+  for (std::size_t i = 0; i < stage_names.size(); ++i) {
+    row((std::string("  stage µs per prediction: ") + stage_names[i]).c_str(),
+        figure(storage.stage_us[i], 1));
+    staged += storage.stage_us[i];
+    stages[stage_names[i]] = storage.stage_us[i];
+  }
+  row("  the rest (TCP, Beast, hand-offs)", figure(per * 1e6 - staged, 1));
+  row("signatures verified in batches", figure(storage.batched_share * 100, 0) + " %");
   print_storage_and_sample(storage, st);
   write_json(s, json::object{{"mode", "throughput"},
                              {"connections", s.connections},
@@ -212,6 +244,10 @@ void print_throughput(const settings& s, shared_state& st, double elapsed, doubl
                              {"server_cpu_us_per_prediction", json_figure(per * 1e6)},
                              {"crypto_floor_us", floor * 1e6},
                              {"crypto_floor_ratio", json_figure(ratio)},
+                             {"yardstick_us", crypto.yardstick * 1e6},
+                             {"server_cpu_yardsticks", json_figure(yardsticks)},
+                             {"stage_us", stages},
+                             {"batched_share", storage.batched_share},
                              {"server_cores", json_figure(cores)},
                              {"client_cores", client_cpu / elapsed},
                              {"predictions_per_commit", storage.predictions_per_commit},
@@ -279,7 +315,7 @@ int run_stream(const settings& s) {
     for (std::size_t n = 0; n < per_conn; ++n)
       pools[i].push_back(prediction_frame(senders[i], n, w.game()));
   const double presign = std::chrono::duration<double>(steady::now() - sign0).count();
-  const double floor = crypto_floor_seconds();
+  const crypto_costs crypto_before = measure_crypto();
 
   // Listeners (latency mode with --idle) run on their own thread.
   net::io_context listen_ioc(1);
@@ -362,8 +398,10 @@ int run_stream(const settings& s) {
   } else {
     // The floor again, with the connections closed and the server idle: this machine's speed
     // drifts, so the mean of the two measurements is used.
-    const double floor_after = crypto_floor_seconds();
-    print_throughput(s, st, elapsed, presign, (floor + floor_after) / 2, server_cpu, client_cpu,
+    const crypto_costs crypto_after = measure_crypto();
+    const crypto_costs crypto{(crypto_before.floor + crypto_after.floor) / 2,
+                              (crypto_before.yardstick + crypto_after.yardstick) / 2};
+    print_throughput(s, st, elapsed, presign, crypto, server_cpu, client_cpu,
                      storage_between(storage0, read_storage(w.where())));
   }
   return st.bad == 0 && st.rejected == 0 && st.confirmed > 0 ? 0 : 1;
