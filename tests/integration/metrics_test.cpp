@@ -148,6 +148,7 @@ TEST_F(MetricsTest, FramesSentBackToBackGetTheirOwnVerdictsAndOneKeyTable) {
   auto idle = connect(miners_[1]);
   idle->send(frame(miners_[1], protocol::message_type::heartbeat, boost::json::object()));
   next(*idle, protocol::message_type::heartbeat_ack);
+  idle->send(frame(miners_[1], protocol::message_type::heartbeat_response, boost::json::object()));
   expect_series("bettensor_verify_key_cache_builds_total", 0);
 
   const auto& m = miners_[0];

@@ -309,8 +309,8 @@ void ws_session::authenticate(std::string_view text) {
   if (shared.cb.on_authenticated) shared.cb.on_authenticated(shared_from_this());
 }
 
-// The prepared key of this miner, for frames other than heartbeats: a connection that only
-// keeps alive (most of them, on a big subnet) never costs the tables' memory.
+// The prepared key of this miner, for its predictions: a connection that only keeps alive
+// (most of them, on a big subnet) never costs the tables' memory.
 std::shared_ptr<const crypto::verifying_key> ws_session::prepared_key() {
   crypto::verifying_key_cache::lookup what;
   auto key = shared_->key_cache.get(key_, &what);
@@ -350,8 +350,9 @@ void ws_session::handle_pending() {
   }
   const double t1 = timed ? metrics::thread_cpu_seconds() : 0;
 
-  // The checks before the signature, then the signatures: heartbeats alone with the key bytes,
-  // the rest with the miner's prepared key, together when there are several.
+  // The checks before the signature, then the signatures: predictions with the miner's
+  // prepared key, together when there are several; anything else (heartbeats and their answers)
+  // alone with the key bytes.
   std::shared_ptr<const crypto::verifying_key> prepared;
   std::array<crypto::signed_message, max_frame_batch> together{};
   std::array<std::size_t, max_frame_batch> owners{};
@@ -366,7 +367,7 @@ void ws_session::handle_pending() {
     }
     f.signed_text = std::move(*checked);
     const auto text = crypto::as_bytes(f.signed_text.text);
-    if (f.envelope->type == protocol::message_type::heartbeat) {
+    if (f.envelope->type != protocol::message_type::prediction) {
       f.verified = crypto::verify_bittensor(text, f.signed_text.sig, key_);
       continue;
     }
