@@ -28,6 +28,8 @@ class category_impl final : public boost::system::error_category {
         return "hotkey not registered";
       case errc::blacklisted:
         return "blacklisted";
+      case errc::held_off:
+        return "held off by the validator's operator";
     }
     return "unknown protocol error";
   }

@@ -47,6 +47,7 @@ constexpr std::array<close_row, close_reason_count> closes = {{
     {"Max connections reached", 1013, "full"},
     {"Server closing connection", 1001, "shutdown"},
     {"", 1008, "deregistered"},
+    {"Disconnected by the validator's operator", 1008, "operator"},
     {"", 1011, "error"},
 }};
 

@@ -54,9 +54,12 @@ TEST(Outcome, CloseReasonsHaveTheSpecTextsCodesAndLabels) {
   EXPECT_EQ(text(close_reason::rate_limited), "Rate limit exceeded");
   EXPECT_EQ(text(close_reason::invalid_frames), "Too many invalid messages");
   EXPECT_EQ(text(close_reason::auth_timeout), "Authentication timeout");
+  EXPECT_EQ(text(close_reason::operator_request), "Disconnected by the validator's operator");
+  EXPECT_EQ(label(close_reason::operator_request), "operator");
   for (const auto r :
        {close_reason::auth_failed, close_reason::auth_timeout, close_reason::slow_consumer,
-        close_reason::rate_limited, close_reason::invalid_frames, close_reason::deregistered})
+        close_reason::rate_limited, close_reason::invalid_frames, close_reason::deregistered,
+        close_reason::operator_request})
     EXPECT_EQ(close_code(r), 1008) << label(r);
   EXPECT_EQ(close_code(close_reason::oversized), 1009);
   std::set<std::string> labels;

@@ -21,6 +21,7 @@ enum class errc {
   duplicate_id,        // "Duplicate prediction_id" (the miner's outbox holds that id already)
   not_registered,      // "hotkey not registered" (the validator's metagraph lacks it)
   blacklisted,         // "blacklisted"
+  held_off,            // "held off by the validator's operator" (POST /admin/disconnect)
 };
 
 const boost::system::error_category& protocol_category() noexcept;
@@ -40,7 +41,8 @@ using result = boost::system::result<T, error>;
 /// "Invalid message format: <detail>".
 error invalid_format(std::string_view detail);
 /// Handshake refusal: "Not authorized: stale timestamp", "Not authorized: invalid signature",
-/// "Not authorized: hotkey not registered", "Not authorized: blacklisted".
+/// "Not authorized: hotkey not registered", "Not authorized: blacklisted",
+/// "Not authorized: held off by the validator's operator".
 error auth_error(errc code);
 /// Refusal of a later frame: "Invalid message format: nonce already used", ...
 error frame_error(errc code);

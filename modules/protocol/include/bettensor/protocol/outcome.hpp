@@ -50,6 +50,7 @@ enum class close_reason : std::uint8_t {
   full,               // max connections reached
   shutdown,           // the validator is stopping
   deregistered,       // left the metagraph or was blacklisted; the text is the refusal
+  operator_request,   // POST /admin/disconnect
   error,              // anything else
   count_
 };
