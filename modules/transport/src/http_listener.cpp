@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "bettensor/transport/event_stream.hpp"
 #include "client_address.hpp"
 #include "http_listener_impl.hpp"
 #include "tls_server.hpp"
@@ -128,6 +129,49 @@ net::awaitable<bool> write_response(Stream& stream, const std::string& server_na
   co_return !ec && keep_alive;
 }
 
+// Writes a streamed response: the header without a length, then each chunk the stream is
+// given, until it ends or the client goes away (the connection then closes).
+template <class Stream>
+net::awaitable<void> write_stream(Stream& stream, const listener_config& cfg, http_response reply,
+                                  unsigned version) {
+  auto events = std::move(reply.stream);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  http::response<http::empty_body> res{static_cast<http::status>(reply.status), version};
+  res.set(http::field::server, cfg.server_name);
+  res.set(http::field::content_type, reply.content_type);
+  for (const auto& [name, value] : reply.headers) res.set(name, value);
+  res.keep_alive(false);
+  http::response_serializer<http::empty_body> header(res);
+  tcp_layer.expires_after(cfg.request_timeout);
+  if (auto [ec, n] = co_await http::async_write_header(stream, header, use_nothrow); ec) {
+    events->close();
+    co_return;
+  }
+  // A push wakes the wait below; the wake is posted to this connection's strand, where the
+  // check for queued chunks and the wait happen together, so none is missed.
+  auto wake = std::make_shared<net::steady_timer>(tcp_layer.get_executor());
+  events->on_ready([weak = std::weak_ptr(wake), ex = tcp_layer.get_executor()] {
+    net::post(ex, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  for (;;) {
+    std::string chunk = events->take();
+    if (chunk.empty()) {
+      if (events->closed()) break;
+      wake->expires_after(cfg.stream_keepalive);
+      auto [ec] = co_await wake->async_wait(use_nothrow);
+      if (ec) continue;  // woken: something was queued, or the stream ended
+      chunk = ": keep-alive\n\n";
+    }
+    tcp_layer.expires_after(cfg.request_timeout);
+    if (auto [ec, n] = co_await net::async_write(stream, net::buffer(chunk), use_nothrow); ec)
+      break;
+  }
+  events->on_ready({});
+  events->close();
+}
+
 }  // namespace
 
 // HTTP requests on one connection (plain or TLS) until it closes or upgrades to a WebSocket.
@@ -173,6 +217,15 @@ net::awaitable<void> http_listener::impl::serve([[maybe_unused]] std::shared_ptr
       co_return;
     }
     http_response reply = co_await route(req, client, tcp_layer.get_executor());
+    if (reply.stream) {
+      if (!keep_streaming(reply.stream)) {
+        reply = json_error(503, "Server closing");
+        co_await write_response(stream, cfg.server_name, std::move(reply), req.version(), false);
+        break;
+      }
+      co_await write_stream(stream, cfg, std::move(reply), req.version());
+      break;
+    }
     const bool keep_alive = req.keep_alive() && !stopping;
     if (!co_await write_response(stream, cfg.server_name, std::move(reply), req.version(),
                                  keep_alive))
@@ -197,6 +250,8 @@ net::awaitable<http_response> http_listener::impl::route(http::request<http::str
   if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
   r.body = std::move(req.body());
   r.authorization = std::string(req[http::field::authorization]);
+  r.cookie = std::string(req[http::field::cookie]);
+  r.content_type = std::string(req[http::field::content_type]);
   r.remote_address = client.to_string();
   r.remote_is_loopback = client.is_loopback();
   // Hand the request to its handler and resume on this connection's strand when it answers.
@@ -226,9 +281,24 @@ void http_listener::start() {
                 [](const std::exception_ptr& e) { log_failure("acceptor", e); });
 }
 
+bool http_listener::impl::keep_streaming(const std::shared_ptr<event_stream>& s) {
+  std::lock_guard lock(streams_mutex);
+  if (stopping) return false;
+  std::erase_if(streams, [](const auto& w) { return w.expired(); });
+  streams.push_back(s);
+  return true;
+}
+
 void http_listener::stop() {
   auto self = impl_;
-  self->stopping = true;
+  {
+    std::lock_guard lock(self->streams_mutex);
+    self->stopping = true;
+    for (const auto& w : self->streams) {
+      if (auto s = w.lock()) s->close();
+    }
+    self->streams.clear();
+  }
   net::post(self->acceptor.get_executor(), [self] {
     beast::error_code ignored;
     self->acceptor.close(ignored);

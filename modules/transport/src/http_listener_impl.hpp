@@ -10,6 +10,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct http_listener::impl : std::enable_shared_from_this<http_listener::impl> {
                                               const detail::net::ip::address& client,
                                               const detail::net::any_io_executor& ex);
 
+  // Registers a streamed response so that stop() ends it; false when stopping already.
+  bool keep_streaming(const std::shared_ptr<event_stream>& s);
+
   detail::net::io_context& ioc;
   listener_config cfg;
   route_table routes;
@@ -61,6 +65,8 @@ struct http_listener::impl : std::enable_shared_from_this<http_listener::impl> {
   std::vector<detail::net::ip::address> trusted;
   detail::tcp::acceptor acceptor;
   std::atomic<bool> stopping{false};
+  std::mutex streams_mutex;  // guards streams (and orders stopping with it)
+  std::vector<std::weak_ptr<event_stream>> streams;
   std::optional<detail::upgrade_handler> upgrade;  // set before start()
 };
 

@@ -93,6 +93,8 @@ session_info ws_session::info() const {
   s.last_activity = connected_since_ +
                     std::chrono::duration_cast<std::chrono::system_clock::duration>(last - opened_);
   s.queue_depth = depth_.load(std::memory_order_relaxed);
+  s.accepted = accepted_.load(std::memory_order_relaxed);
+  s.refused = refused_.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -60,6 +60,9 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   void send(frame_ptr frame) override;
   void send_built(std::function<frame_ptr()>&& make) override;
   void close(protocol::close_reason why, std::string text) override;
+  void record_verdict(bool accepted) override {
+    (accepted ? accepted_ : refused_).fetch_add(1, std::memory_order_relaxed);
+  }
 
   /// Set once on the strand before the session joins the hub under its hotkey.
   [[nodiscard]] bool is_authenticated() const {
@@ -117,6 +120,8 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
   // Mirrors for info(): the last frame's time (steady clock ticks) and the queue depth.
   std::atomic<steady::rep> last_activity_{0};
   std::atomic<std::size_t> depth_{0};
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> refused_{0};
 
   hub::membership membership_;  // last: leaves the hub before the rest is destroyed
 };

@@ -20,12 +20,16 @@ class io_context;
 
 namespace bettensor::transport {
 
+class event_stream;
+
 struct http_request {
   std::string method = {};
   std::string path = {};   // target without the query
   std::string query = {};  // after '?', without it
   std::string body = {};
   std::string authorization = {};  // the Authorization header
+  std::string cookie = {};         // the Cookie header
+  std::string content_type = {};   // the Content-Type header
   std::string remote_address = {};
   bool remote_is_loopback = false;
 };
@@ -36,6 +40,9 @@ struct http_response {
   std::string content_type = "application/json";
   /// Further headers (Cache-Control, Content-Security-Policy, ...).
   std::vector<std::pair<std::string, std::string>> headers = {};
+  /// When set, `body` is ignored: the header goes out without a length and the connection then
+  /// carries what the stream is given until it ends (server-sent events).
+  std::shared_ptr<event_stream> stream = {};
 };
 
 /// {"status": "error", "message": message} with `status`.
@@ -71,6 +78,9 @@ struct listener_config {
   std::size_t max_http_body_bytes = std::size_t{64} * 1024;
   std::chrono::seconds request_timeout{10};  // a whole request (and the TLS handshake)
   std::chrono::seconds close_grace{3};       // TLS close_notify at the end of a connection
+  /// A streamed response with nothing to send writes a comment this often (finds dead clients,
+  /// keeps proxies from closing it).
+  std::chrono::seconds stream_keepalive{15};
   /// https://: a PEM certificate chain and its key (both or neither).
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -99,7 +109,8 @@ class http_listener {
   http_listener& operator=(const http_listener&) = delete;
 
   void start();
-  /// Stops accepting; requests still in flight are answered with Connection: close.
+  /// Stops accepting and ends the streamed responses; requests still in flight are answered
+  /// with Connection: close.
   void stop();
   [[nodiscard]] std::uint16_t local_port() const;
 

@@ -44,6 +44,8 @@ class peer_connection {
   /// Sends a close frame with `why`'s code and text (or `text`, when not empty) after the
   /// urgent frames already queued.
   virtual void close(protocol::close_reason why, std::string text) = 0;
+  /// Counts a verdict on one of this connection's predictions (shown by the admin API).
+  virtual void record_verdict(bool /*accepted*/) {}
 };
 
 /// The application's answer to an authenticated handshake.
@@ -63,6 +65,8 @@ struct session_info {
   std::chrono::system_clock::time_point connected_since;
   std::chrono::system_clock::time_point last_activity;  // the last frame received
   std::size_t queue_depth = 0;                          // frames waiting to be written
+  std::uint64_t accepted = 0;                           // predictions accepted on this connection
+  std::uint64_t refused = 0;                            // and refused
 };
 
 struct server_config {
