@@ -7,7 +7,7 @@
 #   layer 1  protocol                           (crypto)
 #   layer 2  domain, metrics                    (protocol: rules, outcome labels)
 #   layer 3  storage, transport                 (domain, protocol, metrics, boost_impl)
-#   layer 4  chain                              (transport, domain, metrics, cli)
+#   layer 4  chain, console                     (transport, domain, metrics, cli)
 #   layer 5  validator, miner                   (everything below)
 #
 # Apps, tests, benchmarks and fuzz targets are not modules: they may link anything.

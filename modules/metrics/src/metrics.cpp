@@ -368,6 +368,10 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                                   .Help("POST /predictions requests (the miners' HTTP fallback)")
                                   .Register(r)
                                   .Add({});
+  admin_requests = &BuildCounter()
+                        .Name("bettensor_admin_requests_total")
+                        .Help("Admin API and page requests by endpoint and outcome")
+                        .Register(r);
   auto& http_timeouts = BuildCounter()
                             .Name("bettensor_http_timeouts_total")
                             .Help(

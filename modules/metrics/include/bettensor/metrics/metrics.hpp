@@ -114,6 +114,9 @@ struct validator_metrics {
   prometheus::Counter* slow_consumer_drops;
   prometheus::Counter* invalid_frames;
   prometheus::Counter* http_prediction_requests;
+  /// bettensor_admin_requests_total{endpoint, outcome}: the admin API and page, by the class of
+  /// the answer (ok, unauthorized, forbidden, bad_request, not_found, too_large, method).
+  prometheus::Family<prometheus::Counter>* admin_requests;
   // Connections whose HTTP request (or upgrade) did not arrive in full within the handshake
   // timeout: part of a request came (a slowloris) or none did (idle or a connection flood).
   prometheus::Counter* http_timeouts_partial;
