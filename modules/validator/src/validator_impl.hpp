@@ -18,6 +18,7 @@
 
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <system_error>
@@ -30,8 +31,10 @@
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/storage/postgres_events.hpp"
 #include "bettensor/storage/validator_store.hpp"
+#include "bettensor/transport/event_stream.hpp"
 #include "bettensor/validator/registry.hpp"
 #include "bettensor/validator/validator_service.hpp"
+#include "bettensor/validator/verdict_log.hpp"
 
 namespace bettensor::validator {
 
@@ -55,6 +58,10 @@ namespace detail {
 inline constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
 }  // namespace detail
 using detail::use_nothrow;
+
+// The live page's session cookie, and whether a Cookie header carries `expected` in it.
+inline constexpr std::string_view admin_cookie_name = "bettensor_admin";
+bool has_admin_cookie(std::string_view header, std::string_view expected);
 
 struct validator_service::impl : std::enable_shared_from_this<validator_service::impl> {
   impl(net::io_context& io, validator_options o, crypto::hotkey id);
@@ -124,8 +131,30 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
                        std::function<void(http_response)> reply);
   void post_games(const transport::http_request& req, const transport::http_reply& reply);
 
-  // Why an admin request is refused, if it is: no token configured, a remote client, a bad token.
+  // Why an admin request is refused, if it is: no token configured, a remote client, no valid
+  // token (the bearer token, or the page's session cookie), a cookie-borne POST that is not
+  // JSON (a cross-site form).
   std::optional<http_response> admin_refusal(const transport::http_request& req) const;
+  [[nodiscard]] bool same_admin_token(std::string_view token) const;
+
+  // --- the admin API and the live page (validator_admin.cpp) ----------------------------------
+  transport::route_table admin_routes();
+  void record_verdict(const std::shared_ptr<peer_connection>& peer, std::string_view hotkey,
+                      std::int64_t uid, std::string_view prediction_id, const storage::verdict& v,
+                      metrics::channel c);
+  void count_admin(std::string_view endpoint, unsigned status) const;
+  http_response admin_connections() const;
+  http_response admin_disconnect(const transport::http_request& req);
+  http_response admin_predictions(const transport::http_request& req) const;
+  http_response admin_page(const transport::http_request& req) const;
+  http_response admin_login(const transport::http_request& req) const;
+  http_response admin_events(const transport::http_request& req);
+  // The page's state (connections, rates, games, the verdicts since the last one), pushed to
+  // every event stream once a second while any is open.
+  static net::awaitable<void> admin_ticker(std::shared_ptr<impl> self);
+  // The page's state: connections, games, totals and the verdicts after `since_seq` up to
+  // `upto_seq` (both seqs of the verdict log).
+  std::string admin_state(bool first, std::uint64_t since_seq, std::uint64_t upto_seq) const;
 
   // A game set read on the storage thread (from game_data, or stored by another instance), as
   // that thread's callback: installed on the service's executor like any other set.
@@ -158,13 +187,22 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   std::optional<transport::server> server;
   std::unique_ptr<handler_registry> registry;  // counts and times into *m
   std::string admin_token;
+  std::string admin_cookie;  // the page's session: a keyed hash of the token, new each start
+  verdict_log verdicts;
+  net::steady_timer admin_timer;
+  std::mutex streams_mutex;  // guards streams, streamed_seq, last_totals
+  std::vector<std::shared_ptr<transport::event_stream>> streams;
+  std::uint64_t streamed_seq = 0;  // the last verdict pushed to the streams
+  verdict_log::totals last_totals;
   net::steady_timer watch_timer;
   transport::server::callbacks entry;  // what the server calls (also reachable without it)
   std::atomic<bool> stopping{false};
 
-  mutable std::mutex mutex;  // guards graph, black, games
+  mutable std::mutex mutex;  // guards graph, black, held, games
   std::shared_ptr<const metagraph> graph;
   std::shared_ptr<const blacklist> black;
+  // Hotkeys the operator disconnected with a hold: refused at the handshake until then.
+  mutable std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> held;
   std::shared_ptr<const game_book> games;
   std::mutex apply_mutex;                                    // guards applied_fingerprint
   std::string applied_fingerprint;                           // the last set given to the store

@@ -123,6 +123,8 @@ void validator_service::impl::handle_prediction(const std::shared_ptr<peer_conne
            metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
                .Observe(seconds_since(t0));
            self->count_verdict(v, metrics::channel::websocket);
+           self->record_verdict(peer, peer->hotkey(), peer->uid(), id, v,
+                                metrics::channel::websocket);
            // Signed where the connection writes (an I/O thread, not the storage thread), in
            // one hand-off.
            peer->send_built([self, id, v] {

@@ -25,6 +25,7 @@ validator_service::impl::impl(net::io_context& io, validator_options o, crypto::
     : ioc(io),
       opts(std::move(o)),
       identity(std::move(id)),
+      admin_timer(net::make_strand(io)),
       watch_timer(net::make_strand(io)),
       games_strand(net::make_strand(io)) {
   if (!opts.metrics) opts.metrics = std::make_shared<metrics::registry>();
@@ -79,7 +80,20 @@ void validator_service::impl::load_access_files() {
     black = *b;
     blacklist_stamp = stamp_of(*opts.blacklist_file);
   }
-  if (opts.admin_token_file) admin_token = read_token(*opts.admin_token_file);
+  if (opts.admin_token_file) {
+    admin_token = read_token(*opts.admin_token_file);
+    // The page's cookie is a hash of the token keyed by this process: it never holds the token
+    // and every restart signs the page out.
+    std::array<unsigned char, crypto_generichash_KEYBYTES> key{};
+    randombytes_buf(key.data(), key.size());
+    std::array<unsigned char, 32> mac{};
+    crypto_generichash(mac.data(), mac.size(),
+                       reinterpret_cast<const unsigned char*>(admin_token.data()),
+                       admin_token.size(), key.data(), key.size());
+    std::array<char, 65> hex{};
+    sodium_bin2hex(hex.data(), hex.size(), mac.data(), mac.size());
+    admin_cookie = hex.data();
+  }
 }
 
 void validator_service::impl::open_store() {
@@ -151,6 +165,11 @@ transport::auth_decision validator_service::impl::authorize(const std::string& h
   if (!uid) return {false, protocol::auth_error(protocol::errc::not_registered), 0};
   if (black && black->contains(hotkey))
     return {false, protocol::auth_error(protocol::errc::blacklisted), 0};
+  if (const auto h = held.find(hotkey); h != held.end()) {
+    if (std::chrono::steady_clock::now() < h->second)
+      return {false, protocol::auth_error(protocol::errc::held_off), 0};
+    held.erase(h);
+  }
   return {true, {}, *uid};
 }
 
@@ -354,6 +373,12 @@ void validator_service::start() {
                 [](const std::exception_ptr& e) {
                   if (e) spdlog::error("file watcher stopped");
                 });
+  if (!impl_->admin_token.empty()) {
+    net::co_spawn(impl_->admin_timer.get_executor(), impl::admin_ticker(impl_),
+                  [](const std::exception_ptr& e) {
+                    if (e) spdlog::error("admin page updates stopped");
+                  });
+  }
   spdlog::info("Validator {} listening on {}:{} (WebSocket path /ws)", impl_->identity.ss58,
                impl_->opts.server.address, port());
 }
@@ -364,6 +389,7 @@ void validator_service::stop(std::function<void()> done) {
   if (self->chain_sync) self->chain_sync->stop();
   self->cluster.reset();  // joins the listener: no event arrives after this
   net::post(self->watch_timer.get_executor(), [self] { self->watch_timer.cancel(); });
+  net::post(self->admin_timer.get_executor(), [self] { self->admin_timer.cancel(); });
   self->server->stop([self, done = std::move(done)] {
     self->store->flush();
     spdlog::info("Validator stopped: connections closed, storage flushed");

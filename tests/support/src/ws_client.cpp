@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -134,7 +136,8 @@ http_result http_request(std::uint16_t port, http::verb method, const std::strin
     tls_connect(stream, port, std::chrono::seconds(10), x);
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, "127.0.0.1");
-    req.set(http::field::content_type, "application/json");
+    if (!x.content_type.empty()) req.set(http::field::content_type, x.content_type);
+    if (!x.cookie.empty()) req.set(http::field::cookie, x.cookie);
     if (!authorization.empty()) req.set(http::field::authorization, authorization);
     if (!x.forwarded_for.empty()) req.set("X-Forwarded-For", x.forwarded_for);
     req.body() = body;
@@ -144,8 +147,14 @@ http_result http_request(std::uint16_t port, http::verb method, const std::strin
     http::response<http::string_body> res;
     beast::error_code ec;
     http::read(stream, buf, res, ec);
-    if (ec) return {0, ec.message()};
-    return {res.result_int(), res.body()};
+    if (ec) return {0, ec.message(), {}};
+    http_result out{res.result_int(), res.body(), {}};
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      out.headers[name] = std::string(f.value());
+    }
+    return out;
   };
   if (!x.tls_ca) {
     tcp::socket socket(ioc);

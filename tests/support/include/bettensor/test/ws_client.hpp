@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -34,10 +35,12 @@ struct close_info {
 
 /// What a test client adds to a plain ws:// connection.
 struct client_extras {
-  std::optional<std::filesystem::path> tls_ca;  // wss://, trusting only this PEM file
-  std::string tls_host = "127.0.0.1";           // the name (or IP) the certificate must match
-  bool deflate = false;                         // offer permessage-deflate
-  std::string forwarded_for;                    // an X-Forwarded-For header (HTTP requests)
+  std::optional<std::filesystem::path> tls_ca;    // wss://, trusting only this PEM file
+  std::string tls_host = "127.0.0.1";             // the name (or IP) the certificate must match
+  bool deflate = false;                           // offer permessage-deflate
+  std::string forwarded_for;                      // an X-Forwarded-For header (HTTP requests)
+  std::string content_type = "application/json";  // HTTP requests with a body
+  std::string cookie;                             // a Cookie header (HTTP requests)
 };
 
 /// A client TLS context trusting only `ca`, checking the certificate against `host`.
@@ -84,6 +87,13 @@ using wss_client = basic_ws_client<beast::ssl_stream<tcp::socket>>;
 struct http_result {
   unsigned status = 0;
   std::string body;
+  std::map<std::string, std::string> headers;  // names in lower case
+
+  /// The header's value, or "" when the response has none.
+  [[nodiscard]] std::string header(const std::string& lower_case_name) const {
+    const auto it = headers.find(lower_case_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
 };
 
 /// One HTTP request on a fresh connection; over TLS when `x.tls_ca` is set.
