@@ -314,7 +314,7 @@ TEST_F(MinerTest, AMinerKilledBetweenStoreAndSendLosesNothingAndCountsNothingTwi
   service_->reload();
   std::vector<std::string> args = wallet_flags("miner");
   args.insert(args.begin(), BETTENSOR_MINER_BIN);
-  for (std::string a :
+  for (const std::string& a :
        {"--validator=ws://127.0.0.1:" + std::to_string(port_) + "@" + validator_.ss58,
         "--db.path=" + (dir_ / "miner.db").string(), std::string("--api.port=0"),
         std::string("--strategy=none"), std::string("--websocket_reconnect_base_interval=0.05"),
@@ -382,6 +382,49 @@ TEST_F(MinerTest, FallsBackToHttpWhenTheWebSocketPathIsBlocked) {
   running_miners_.clear();
   stop_validator_only();
   for (const auto& id : ids) EXPECT_EQ(stored_rows(opts_.db.path, id), 1u) << id;
+}
+
+// The miner's page (GET /) and the state it shows (GET /ui/state): upcoming games only, each
+// prediction with every validator's answer, and the validators; assets from the binary.
+TEST_F(MinerTest, ThePageShowsUpcomingGamesAndEachValidatorsVerdict) {
+  start();
+  auto& log = new_log();
+  auto o = miner_options("page");
+  o.validators = {endpoint(validator_, port_)};
+  o.api_port = 0;
+  auto& m = start_miner(miners_[0], o, log);
+  ASSERT_TRUE(log.wait_count("game_update:", 1));
+  const auto api = m.api_port();
+  auto ok = http_request(api, http::verb::post, "/predictions", api_prediction("by-hand"));
+  ASSERT_EQ(ok.status, 202U) << ok.body;  // stored; the validators answer later
+  auto bad = http_request(api, http::verb::post, "/predictions", api_prediction("nothing", 0));
+  EXPECT_EQ(bad.status, 400U) << bad.body;
+  ASSERT_TRUE(log.wait_count("answered:", 1));
+  const auto r = http_request(api, http::verb::get, "/ui/state");
+  ASSERT_EQ(r.status, 200U) << r.body;
+  EXPECT_EQ(r.header("cache-control"), "no-store");
+  const auto s = boost::json::parse(r.body);
+  EXPECT_EQ(std::string(s.at("miner").as_string()), miners_[0].ss58);
+  std::set<std::string> games;
+  for (const auto& g : s.at("games").as_array()) games.emplace(g.at("game_id").as_string());
+  EXPECT_EQ(games, (std::set<std::string>{"g-1", "g-2"}));  // not the started g-started
+  ASSERT_EQ(s.at("validators").as_array().size(), 1U);
+  EXPECT_EQ(s.at("validators").at(0).at("connected"), true);
+  ASSERT_EQ(s.at("predictions").as_array().size(), 1U);
+  const auto& p = s.at("predictions").at(0);
+  EXPECT_EQ(p.at("prediction_id"), "by-hand");
+  ASSERT_EQ(p.at("answers").as_array().size(), 1U);
+  EXPECT_EQ(std::string(p.at("answers").at(0).at("validator").as_string()), validator_.ss58);
+  EXPECT_EQ(p.at("answers").at(0).at("status"), "confirmed");
+  const auto page = http_request(api, http::verb::get, "/");
+  EXPECT_EQ(page.status, 200U);
+  EXPECT_TRUE(page.header("content-type").starts_with("text/html"));
+  EXPECT_NE(page.header("content-security-policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(page.header("x-frame-options"), "DENY");
+  EXPECT_NE(page.body.find("/assets/miner.js"), std::string::npos);
+  EXPECT_EQ(http_request(api, http::verb::get, "/assets/miner.js").status, 200U);
+  EXPECT_EQ(http_request(api, http::verb::get, "/assets/console.css").status, 200U);
+  EXPECT_EQ(http_request(api, http::verb::post, "/ui/state", "{}").status, 405U);
 }
 
 // Operators see one line naming the flag and exit code 2 for anything wrong at start.

@@ -5,6 +5,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "bettensor/console/console.hpp"
 #include "outbox.hpp"
 
 namespace bettensor::miner::detail {
@@ -68,6 +69,12 @@ net::awaitable<http_response> get_status(api_hooks& hooks, const http_request&) 
   co_return reply_json(200, co_await hooks.status());
 }
 
+net::awaitable<http_response> get_page_state(api_hooks& hooks, const http_request&) {
+  auto res = reply_json(200, co_await hooks.page());
+  console::secure(res);
+  co_return res;
+}
+
 net::awaitable<http_response> get_metrics(api_hooks& hooks, const http_request&) {
   co_return http_response{200, hooks.metrics(), "text/plain; version=0.0.4; charset=utf-8"};
 }
@@ -90,6 +97,17 @@ local_api::local_api(boost::asio::io_context& ioc, const std::string& address, s
             t.add("POST", "/predictions", guarded(owner, post_prediction));
             t.add("GET", "/status", guarded(owner, get_status));
             t.add("GET", "/metrics", guarded(owner, get_metrics));
+            // The miner's page: its files, and the state it shows (read once a second).
+            t.add("GET", "/ui/state", guarded(owner, get_page_state));
+            for (const std::string_view file : {"miner.html", "miner.js", "console.css"}) {
+              const std::string path = file == "miner.html" ? "/" : "/assets/" + std::string(file);
+              t.add("GET", path, [file](const http_request& req, const http_reply& reply) {
+                if (!req.remote_is_loopback)
+                  return reply(
+                      transport::json_error(403, "The miner API accepts loopback clients only"));
+                reply(console::serve_asset(file));
+              });
+            }
             return t;
           }()) {}
 

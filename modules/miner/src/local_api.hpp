@@ -29,6 +29,8 @@ struct api_hooks {
       submit;
   /// May throw storage_error, as submit.
   std::function<boost::asio::awaitable<boost::json::object>()> status;
+  /// The miner's page state: its games, predictions with each validator's answer, validators.
+  std::function<boost::asio::awaitable<boost::json::object>()> page;
   std::function<std::string()> metrics;                               // the Prometheus text
   std::function<void(const storage::storage_error&)> storage_failed;  // logs and counts
 };

@@ -167,6 +167,9 @@ struct miner_service::impl : std::enable_shared_from_this<miner_service::impl> {
   net::awaitable<json::object> status_json() { co_return status_json(co_await snapshot()); }
 
   static json::object status_json(const miner_status& s);
+  // The miner's page (GET /ui/state): upcoming games, recent predictions with each validator's
+  // answer (or pending), the validators and whether each is connected.
+  net::awaitable<json::object> page_json();
 
   // miner_service::submit and status, on the strand.
   static net::awaitable<void> submitted(

@@ -153,6 +153,65 @@ json::object miner_service::impl::status_json(const miner_status& s) {
           {"games", s.games}};
 }
 
+net::awaitable<json::object> miner_service::impl::page_json() {
+  constexpr std::size_t shown_predictions = 50;
+  struct stored {
+    std::vector<protocol::team_game> games;
+    std::vector<storage::outbox_entry> predictions;
+  };
+  auto read = [](storage::miner_store& s) {
+    return stored{s.games(), s.recent_predictions(shown_predictions)};
+  };
+  const auto status = co_await snapshot();
+  const stored st = co_await box.run(std::move(read), net::use_awaitable);
+  const auto now = protocol::now_utc();
+  json::array games;
+  for (const auto& g : st.games) {
+    const auto start = protocol::parse_timestamp(g.event_start_date);
+    if (!start || *start <= now) continue;  // started: no longer open to predictions
+    games.push_back(protocol::to_json(g));
+  }
+  json::array predictions;
+  for (const auto& e : st.predictions) {
+    const auto& p = e.prediction;
+    json::array answers;
+    for (const auto& v : status.validators) {
+      json::object a{{"validator", v.endpoint.hotkey}, {"status", "pending"}, {"message", ""}};
+      for (const auto& r : e.answers) {
+        if (r.validator != v.endpoint.hotkey) continue;
+        a["status"] = r.accepted ? "confirmed" : "rejected";
+        a["message"] = r.message;
+      }
+      answers.push_back(std::move(a));
+    }
+    predictions.push_back(json::object{{"prediction_id", p.prediction_id},
+                                       {"game_id", p.game_id},
+                                       {"team_a", p.team_a},
+                                       {"team_b", p.team_b},
+                                       {"predicted_outcome", p.predicted_outcome},
+                                       {"predicted_odds", p.predicted_odds},
+                                       {"wager", p.wager},
+                                       {"prediction_date", p.prediction_date},
+                                       {"model_name", p.model_name.value_or("")},
+                                       {"answers", std::move(answers)}});
+  }
+  json::array validators;
+  for (const auto& v : status.validators) {
+    validators.push_back(json::object{{"hotkey", v.endpoint.hotkey},
+                                      {"address", to_string(v.endpoint)},
+                                      {"connected", v.connected},
+                                      {"pending", v.pending},
+                                      {"consecutive_failures", v.consecutive_failures}});
+  }
+  co_return json::object{{"miner", identity.ss58},
+                         {"uid", miner_uid()},
+                         {"time", protocol::format_timestamp(now)},
+                         {"validators", std::move(validators)},
+                         {"games", std::move(games)},
+                         {"predictions", std::move(predictions)},
+                         {"prediction_count", status.predictions}};
+}
+
 net::awaitable<void> miner_service::impl::submitted(
     std::shared_ptr<impl> self, team_game_prediction p,
     std::function<void(protocol::result<team_game_prediction>)> done) {

@@ -24,6 +24,7 @@ miner_service::impl::impl(net::io_context& io, miner_options o, crypto::hotkey i
     hooks.strand = strand;
     hooks.submit = [this](std::string body) { return api_submit(std::move(body)); };
     hooks.status = [this] { return status_json(); };
+    hooks.page = [this] { return page_json(); };
     hooks.metrics = [this] { return opts.metrics->render(); };
     hooks.storage_failed = [this](const storage::storage_error& e) {
       storage_failed("answer the local API", e);

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS answers (
   message       TEXT NOT NULL,
   PRIMARY KEY (validator, prediction_id)
 );
+CREATE INDEX IF NOT EXISTS answers_by_prediction ON answers (prediction_id);
 )sql";
 
 template <class T, class Parse>
@@ -163,6 +164,31 @@ void miner_store::record_answer(const std::string& validator, const std::string&
     q.bind(3, accepted ? 1 : 0);
     q.bind(4, message);
     q.exec();
+  });
+}
+
+std::vector<outbox_entry> miner_store::recent_predictions(std::size_t limit) {
+  return impl_->guard([&] {
+    std::vector<outbox_entry> out;
+    SQLite::Statement q(impl_->db, "SELECT data FROM outbox ORDER BY seq DESC LIMIT ?");
+    q.bind(1, static_cast<std::int64_t>(limit));
+    while (q.executeStep()) {
+      auto p = decode<protocol::team_game_prediction>(
+          q.getColumn(0).getString(), [](const auto& v) { return protocol::parse_prediction(v); });
+      if (p) out.push_back({std::move(*p), {}});
+    }
+    SQLite::Statement a(impl_->db,
+                        "SELECT validator, accepted, message FROM answers WHERE prediction_id = ? "
+                        "ORDER BY validator");
+    for (auto& e : out) {
+      a.reset();
+      a.bind(1, e.prediction.prediction_id);
+      while (a.executeStep()) {
+        e.answers.push_back(
+            {a.getColumn(0).getString(), a.getColumn(1).getInt() != 0, a.getColumn(2).getString()});
+      }
+    }
+    return out;
   });
 }
 

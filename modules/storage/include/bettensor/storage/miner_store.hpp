@@ -18,6 +18,17 @@ namespace bettensor::storage {
 
 /// Every method throws storage_error naming the file when SQLite fails (disk full, read-only
 /// file, I/O error); nothing is half-written, so the caller may retry the same call later.
+/// One prediction of the outbox with the answers recorded for it (for the miner's page).
+struct outbox_entry {
+  struct answer {
+    std::string validator;
+    bool accepted = false;
+    std::string message;
+  };
+  protocol::team_game_prediction prediction;
+  std::vector<answer> answers;  // by validator hotkey
+};
+
 class miner_store {
  public:
   /// Opens or creates the database; throws storage_error naming the file if it is unusable.
@@ -45,6 +56,8 @@ class miner_store {
   /// Records a validator's final answer; later answers for the same pair are ignored.
   void record_answer(const std::string& validator, const std::string& prediction_id, bool accepted,
                      const std::string& message);
+  /// The newest `limit` predictions, newest first, with their answers.
+  [[nodiscard]] std::vector<outbox_entry> recent_predictions(std::size_t limit);
   /// The recorded answer, if any: (accepted, message).
   [[nodiscard]] std::optional<std::pair<bool, std::string>> answer(
       const std::string& validator, const std::string& prediction_id);
