@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -170,6 +171,16 @@ void write_games(const fs::path& file, const std::vector<protocol::team_game>& g
   write_file(file, protocol::to_canonical(list));
 }
 
+// A new admin token (32 hex digits) in `file`, readable by its owner only.
+std::string write_admin_token(const fs::path& file) {
+  std::random_device rd;  // the kernel's generator
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", rd());
+  write_file(file, token);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write);
+  return token;
+}
+
 // --- per-miner tallies -----------------------------------------------------------------------
 
 struct tally {
@@ -218,6 +229,9 @@ class demo {
       o.db = storage::db_url::sqlite(dir_ / "validator.db");
       o.file_poll_interval = 200ms;
       o.metrics = std::make_shared<metrics::registry>();
+      const auto token_file = dir_ / "admin.token";
+      const auto token = write_admin_token(token_file);
+      o.admin_token_file = token_file;
       validator = std::make_unique<validator::validator_service>(ioc, std::move(o), validator_key);
       validator->start();
       expose(validator->metrics(), "validator", 0);
@@ -226,6 +240,9 @@ class demo {
       out_.line("validator", "hotkey " + validator_key.ss58 + " listening on ws://127.0.0.1:" +
                                  std::to_string(validator->port()) + "/ws, " +
                                  std::to_string(games_.size()) + " upcoming games");
+      out_.line("validator", "live page http://127.0.0.1:" + std::to_string(validator->port()) +
+                                 "/admin (admin token " + token + ", in " + token_file.string() +
+                                 ")");
     } else if (!fs::exists(metagraph_file_)) {
       throw cli::usage_error("--mode=miner needs --workdir of a running --mode=validator demo");
     }
@@ -238,6 +255,9 @@ class demo {
         miners.push_back(make_miner(ioc, i, miner_keys[i]));
       for (auto& m : miners) miner_ptrs_.push_back(m.get());
       for (auto& m : miners) m->start();
+      for (std::size_t i = 0; i < miners.size(); ++i)
+        out_.line(tallies_[i].name,
+                  "page http://127.0.0.1:" + std::to_string(miners[i]->api_port()) + "/");
       for (std::size_t i = 0; i < miners.size(); ++i)
         expose(miners[i]->metrics(), tallies_[i].name, static_cast<std::uint16_t>(i + 1));
     }
