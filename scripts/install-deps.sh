@@ -20,6 +20,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # The storage tests start throwaway PostgreSQL clusters (initdb + pg_ctl); the Bettensor
   # database test plays the Python validator's scoring with Python's sqlite3.
   packages+=(postgresql python3)
+  # The browser test opens the validator's and a miner's pages in Debian's headless Chromium.
+  packages+=(chromium)
   command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 fi
 
