@@ -100,6 +100,7 @@ TEST_F(AdminTest, EveryRouteAnswers401WithoutTheTokenAndThePageOffersASignIn) {
   const auto script = get("/admin/assets/validator.js", "");
   EXPECT_EQ(script.status, 200U);
   EXPECT_NE(script.body.find("EventSource"), std::string::npos);
+  EXPECT_EQ(get("/admin/assets/common.js", "").status, 200U);
   EXPECT_EQ(get("/admin/assets/console.css", "").status, 200U);
   EXPECT_EQ(get("/admin/assets/nothing.js", "").status, 404U);
 }

@@ -423,6 +423,7 @@ TEST_F(MinerTest, ThePageShowsUpcomingGamesAndEachValidatorsVerdict) {
   EXPECT_EQ(page.header("x-frame-options"), "DENY");
   EXPECT_NE(page.body.find("/assets/miner.js"), std::string::npos);
   EXPECT_EQ(http_request(api, http::verb::get, "/assets/miner.js").status, 200U);
+  EXPECT_EQ(http_request(api, http::verb::get, "/assets/common.js").status, 200U);
   EXPECT_EQ(http_request(api, http::verb::get, "/assets/console.css").status, 200U);
   EXPECT_EQ(http_request(api, http::verb::post, "/ui/state", "{}").status, 405U);
 }

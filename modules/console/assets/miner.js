@@ -1,29 +1,9 @@
 // The miner's page: reads /ui/state once a second and renders it; the form posts to
 // POST /predictions, the same endpoint (and the same checks and texts) a model uses.
-// Text from the network goes in with textContent only.
+// Uses common.js; text from the network goes in with textContent only.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 let games = [];
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
-}
-
-function shortKey(key) {
-  return key.length > 14 ? key.slice(0, 8) + "…" + key.slice(-4) : key;
-}
-
-function emptyRow(body, columns, text) {
-  const tr = document.createElement("tr");
-  const td = cell(tr, text, "empty");
-  td.colSpan = columns;
-  body.appendChild(tr);
-}
 
 function odds(g) {
   const parts = [g.team_a_odds, g.team_b_odds];

@@ -1,33 +1,13 @@
 // The validator's live page: follows /admin/events (one "state" event a second) and renders
-// it. Text from the network goes in with textContent only.
+// it. Uses common.js; text from the network goes in with textContent only.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
 const shown = new Set();  // verdict sequence numbers already listed
 const maxVerdictRows = 100;
-
-function cell(row, text, className) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  if (className) td.className = className;
-  row.appendChild(td);
-  return td;
-}
-
-function shortKey(key) {
-  return key.length > 14 ? key.slice(0, 8) + "…" + key.slice(-4) : key;
-}
 
 function clock(iso) {
   const m = /T(\d\d:\d\d:\d\d)/.exec(iso || "");
   return m ? m[1] : "";
-}
-
-function emptyRow(body, columns, text) {
-  const tr = document.createElement("tr");
-  const td = cell(tr, text, "empty");
-  td.colSpan = columns;
-  body.appendChild(tr);
 }
 
 async function disconnect(hotkey, button) {

@@ -12,7 +12,7 @@ struct embedded_file {
   std::string_view body;
 };
 
-inline constexpr std::size_t asset_count = 6;  // the list in CMakeLists.txt
+inline constexpr std::size_t asset_count = 7;  // the list in CMakeLists.txt
 extern const std::array<embedded_file, asset_count> embedded_files;
 
 }  // namespace bettensor::console::detail

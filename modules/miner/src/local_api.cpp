@@ -99,7 +99,8 @@ local_api::local_api(boost::asio::io_context& ioc, const std::string& address, s
             t.add("GET", "/metrics", guarded(owner, get_metrics));
             // The miner's page: its files, and the state it shows (read once a second).
             t.add("GET", "/ui/state", guarded(owner, get_page_state));
-            for (const std::string_view file : {"miner.html", "miner.js", "console.css"}) {
+            for (const std::string_view file :
+                 {"miner.html", "miner.js", "common.js", "console.css"}) {
               const std::string path = file == "miner.html" ? "/" : "/assets/" + std::string(file);
               t.add("GET", path, [file](const http_request& req, const http_reply& reply) {
                 if (!req.remote_is_loopback)

@@ -199,7 +199,7 @@ transport::route_table validator_service::impl::admin_routes() {
   t.add("", "/admin/login",
         route("login", "POST", true,
               [](impl& s, const transport::http_request& r) { return s.admin_login(r); }));
-  for (const std::string_view file : {"validator.js", "console.css"}) {
+  for (const std::string_view file : {"validator.js", "common.js", "console.css"}) {
     t.add("", "/admin/assets/" + std::string(file),
           route("assets", "GET", true, [file](impl&, const transport::http_request&) {
             return console::serve_asset(file);
