@@ -426,6 +426,41 @@ TEST_F(MinerTest, ThePageShowsUpcomingGamesAndEachValidatorsVerdict) {
   EXPECT_EQ(http_request(api, http::verb::get, "/assets/common.js").status, 200U);
   EXPECT_EQ(http_request(api, http::verb::get, "/assets/console.css").status, 200U);
   EXPECT_EQ(http_request(api, http::verb::post, "/ui/state", "{}").status, 405U);
+
+  // Another web page in the miner's browser gets nothing: not from its origin, not under a
+  // name it points at 127.0.0.1. The page's own origin, and clients sending none, are served.
+  const auto as = [](std::string host, std::string origin) {
+    client_extras x;
+    x.host = std::move(host);
+    x.origin = std::move(origin);
+    return x;
+  };
+  const std::string self = "127.0.0.1:" + std::to_string(api);
+  const auto cross = http_request(api, http::verb::post, "/predictions", api_prediction("csrf"), "",
+                                  as(self, "http://evil.example"));
+  EXPECT_EQ(cross.status, 403U);
+  EXPECT_NE(cross.body.find("Cross-origin requests to the miner API are refused"),
+            std::string::npos);
+  const auto rebound = http_request(api, http::verb::get, "/ui/state", "", "",
+                                    as("evil.example:" + std::to_string(api), ""));
+  EXPECT_EQ(rebound.status, 403U);
+  EXPECT_NE(rebound.body.find("localhost or 127.0.0.1 only"), std::string::npos);
+  EXPECT_EQ(http_request(api, http::verb::get, "/", "", "", as("127.evil.example", "")).status,
+            403U);
+  EXPECT_EQ(
+      http_request(api, http::verb::get, "/ui/state", "", "", as(self, "http://" + self)).status,
+      200U);
+  EXPECT_EQ(http_request(api, http::verb::get, "/status", "", "",
+                         as("localhost:" + std::to_string(api), ""))
+                .status,
+            200U);
+  const auto metrics = http_request(api, http::verb::get, "/metrics").body;
+  EXPECT_NE(metrics.find(R"(bettensor_miner_api_refusals_total{reason="origin"} 1)"),
+            std::string::npos);
+  EXPECT_NE(metrics.find(R"(bettensor_miner_api_refusals_total{reason="host"} 2)"),
+            std::string::npos);
+  EXPECT_EQ(http_request(api, http::verb::get, "/status").status, 200U);
+  ASSERT_EQ(status(m).predictions, 1U);  // "csrf" was not stored
 }
 
 // Operators see one line naming the flag and exit code 2 for anything wrong at start.

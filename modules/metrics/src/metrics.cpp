@@ -439,6 +439,15 @@ miner_metrics::miner_metrics(prometheus::Registry& r) {
                           .Register(r);
   predictions_strategy = &predictions.Add({{"source", "strategy"}});
   predictions_api = &predictions.Add({{"source", "api"}});
+  auto& api_refused = BuildCounter()
+                          .Name("bettensor_miner_api_refusals_total")
+                          .Help(
+                              "Local API requests refused, by reason: a remote client, a Host "
+                              "that is not loopback, another page's Origin")
+                          .Register(r);
+  api_refused_remote = &api_refused.Add({{"reason", "remote"}});
+  api_refused_host = &api_refused.Add({{"reason", "host"}});
+  api_refused_origin = &api_refused.Add({{"reason", "origin"}});
   auto& answers = BuildCounter()
                       .Name("bettensor_miner_answers_total")
                       .Help("Validators' final answers, by outcome and channel")

@@ -3,7 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/serialize.hpp>
+
+#include <optional>
+#include <string_view>
 
 #include "bettensor/console/console.hpp"
 #include "outbox.hpp"
@@ -40,11 +44,56 @@ net::awaitable<void> serve(std::shared_ptr<api_hooks> hooks, handler h, http_req
   reply(std::move(res));
 }
 
-// Loopback only; then the handler on the service's strand.
+// The host part of a Host header ("127.0.0.1:10402", "[::1]:10402", "localhost").
+std::string_view host_name(std::string_view host) {
+  if (host.starts_with('[')) return host.substr(0, host.find(']') + 1);
+  return host.substr(0, host.find(':'));
+}
+
+// "localhost" or a loopback address ("127.0.0.1", "[::1]"); a name such as 127.example.org is
+// not one. An empty name (a client sending no Host) passes.
+bool is_loopback_name(std::string_view name) {
+  if (name.empty() || name == "localhost") return true;
+  if (name.starts_with('[') && name.ends_with(']')) name = name.substr(1, name.size() - 2);
+  boost::system::error_code ec;
+  const auto a = net::ip::make_address(name, ec);
+  return !ec && a.is_loopback();
+}
+
+struct refusal {
+  std::string_view reason;  // the metric label
+  std::string message;
+};
+
+// Why a request is refused, if it is: a client that is not on loopback, or a web page the
+// miner's browser opened sending requests to the loopback port (from another origin, or under a
+// name it re-pointed at 127.0.0.1).
+std::optional<refusal> refusal_of(const http_request& req) {
+  if (!req.remote_is_loopback)
+    return refusal{"remote", "The miner API accepts loopback clients only"};
+  if (!is_loopback_name(host_name(req.host)))
+    return refusal{"host", "The miner API answers requests for localhost or 127.0.0.1 only"};
+  if (!req.origin.empty() && req.origin != "http://" + req.host)
+    return refusal{"origin", "Cross-origin requests to the miner API are refused"};
+  return std::nullopt;
+}
+
+// Answers 403 when `req` is refused (logged and counted); false then.
+bool admitted(const http_request& req, const http_reply& reply,
+              const std::function<std::shared_ptr<api_hooks>()>& owner) {
+  auto why = refusal_of(req);
+  if (!why) return true;
+  spdlog::warn("Local API: refused {} {} from {} (Host: {}, Origin: {}): {}", req.method, req.path,
+               req.remote_address, req.host, req.origin, why->message);
+  if (auto hooks = owner(); hooks && hooks->refused) hooks->refused(why->reason);
+  reply(transport::json_error(403, why->message));
+  return false;
+}
+
+// Admitted requests only; then the handler on the service's strand.
 transport::http_handler guarded(std::function<std::shared_ptr<api_hooks>()> owner, handler h) {
   return [owner = std::move(owner), h = std::move(h)](http_request req, http_reply reply) {
-    if (!req.remote_is_loopback)
-      return reply(transport::json_error(403, "The miner API accepts loopback clients only"));
+    if (!admitted(req, reply, owner)) return;
     auto hooks = owner();
     if (!hooks) return reply(transport::json_error(503, "The miner is shutting down"));
     auto strand = hooks->strand;
@@ -102,11 +151,8 @@ local_api::local_api(boost::asio::io_context& ioc, const std::string& address, s
             for (const std::string_view file :
                  {"miner.html", "miner.js", "common.js", "console.css"}) {
               const std::string path = file == "miner.html" ? "/" : "/assets/" + std::string(file);
-              t.add("GET", path, [file](const http_request& req, const http_reply& reply) {
-                if (!req.remote_is_loopback)
-                  return reply(
-                      transport::json_error(403, "The miner API accepts loopback clients only"));
-                reply(console::serve_asset(file));
+              t.add("GET", path, [file, owner](const http_request& req, const http_reply& reply) {
+                if (admitted(req, reply, owner)) reply(console::serve_asset(file));
               });
             }
             return t;

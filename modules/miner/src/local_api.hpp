@@ -33,6 +33,8 @@ struct api_hooks {
   std::function<boost::asio::awaitable<boost::json::object>()> page;
   std::function<std::string()> metrics;                               // the Prometheus text
   std::function<void(const storage::storage_error&)> storage_failed;  // logs and counts
+  /// Counts a refused request: "remote", "host" or "origin" (runs on any thread).
+  std::function<void(std::string_view reason)> refused;
 };
 
 class local_api {

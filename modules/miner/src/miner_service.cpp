@@ -26,6 +26,12 @@ miner_service::impl::impl(net::io_context& io, miner_options o, crypto::hotkey i
     hooks.status = [this] { return status_json(); };
     hooks.page = [this] { return page_json(); };
     hooks.metrics = [this] { return opts.metrics->render(); };
+    hooks.refused = [this](std::string_view reason) {
+      (reason == "remote" ? mm->api_refused_remote
+       : reason == "host" ? mm->api_refused_host
+                          : mm->api_refused_origin)
+          ->Increment();
+    };
     hooks.storage_failed = [this](const storage::storage_error& e) {
       storage_failed("answer the local API", e);
     };

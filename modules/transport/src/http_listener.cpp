@@ -252,6 +252,8 @@ net::awaitable<http_response> http_listener::impl::route(http::request<http::str
   r.authorization = std::string(req[http::field::authorization]);
   r.cookie = std::string(req[http::field::cookie]);
   r.content_type = std::string(req[http::field::content_type]);
+  r.host = std::string(req[http::field::host]);
+  r.origin = std::string(req[http::field::origin]);
   r.remote_address = client.to_string();
   r.remote_is_loopback = client.is_loopback();
   // Hand the request to its handler and resume on this connection's strand when it answers.

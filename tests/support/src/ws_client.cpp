@@ -135,7 +135,8 @@ http_result http_request(std::uint16_t port, http::verb method, const std::strin
   const auto exchange = [&](auto& stream) -> http_result {
     tls_connect(stream, port, std::chrono::seconds(10), x);
     http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::host, x.host);
+    if (!x.origin.empty()) req.set(http::field::origin, x.origin);
     if (!x.content_type.empty()) req.set(http::field::content_type, x.content_type);
     if (!x.cookie.empty()) req.set(http::field::cookie, x.cookie);
     if (!authorization.empty()) req.set(http::field::authorization, authorization);

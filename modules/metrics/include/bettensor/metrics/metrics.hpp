@@ -160,6 +160,10 @@ struct miner_metrics {
   prometheus::Gauge* outbox_pending;
   prometheus::Counter* predictions_strategy;
   prometheus::Counter* predictions_api;
+  // Local API requests refused: from a remote client, for another host name, from another origin
+  prometheus::Counter* api_refused_remote;
+  prometheus::Counter* api_refused_host;
+  prometheus::Counter* api_refused_origin;
   by<channel, prometheus::Counter> answers_accepted{};
   by<channel, prometheus::Counter> answers_rejected{};
   prometheus::Counter* fallback_requests_ok;

@@ -30,6 +30,8 @@ struct http_request {
   std::string authorization = {};  // the Authorization header
   std::string cookie = {};         // the Cookie header
   std::string content_type = {};   // the Content-Type header
+  std::string host = {};           // the Host header
+  std::string origin = {};         // the Origin header (browsers send it on cross-origin calls)
   std::string remote_address = {};
   bool remote_is_loopback = false;
 };

@@ -41,6 +41,8 @@ struct client_extras {
   std::string forwarded_for;                      // an X-Forwarded-For header (HTTP requests)
   std::string content_type = "application/json";  // HTTP requests with a body
   std::string cookie;                             // a Cookie header (HTTP requests)
+  std::string host = "127.0.0.1";                 // the Host header (HTTP requests)
+  std::string origin;                             // an Origin header (HTTP requests)
 };
 
 /// A client TLS context trusting only `ca`, checking the certificate against `host`.
