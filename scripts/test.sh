@@ -83,7 +83,7 @@ TSAN_OPTIONS=halt_on_error=1 build/tsan/modules/storage/tests/bettensor_storage_
 step "fuzz"
 bash scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
-step "static analysis (clang-tidy, started after the first build)"
+step "static analysis (clang-tidy, started with the first build)"
 if ! wait "$tidy_pid"; then
   cat build/logs/clang-tidy.log
   exit 1
