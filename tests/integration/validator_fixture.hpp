@@ -160,8 +160,8 @@ class ValidatorTest : public ::testing::Test {
     for (int i = 0; i < max_frames; ++i) {
       auto text = c.read();
       if (!text) {
-        ADD_FAILURE() << "connection closed while waiting for " << type << " ("
-                      << c.close_reason().reason << ")";
+        ADD_FAILURE() << "no frame (" << c.error().message() << ") while waiting for " << type
+                      << " (close reason: " << c.close_reason().reason << ")";
         return {};
       }
       auto e = open(*text, &c);

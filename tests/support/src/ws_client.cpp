@@ -52,7 +52,8 @@ void tls_connect(Next& next, std::uint16_t port, std::chrono::seconds timeout,
 template <class Next>
 basic_ws_client<Next>::basic_ws_client(std::uint16_t port, std::chrono::seconds timeout,
                                        const std::string& path, const client_extras& x)
-    : ctx_(x.tls_ca ? test_tls_context(*x.tls_ca) : ssl::context(ssl::context::tls_client)),
+    : timeout_(timeout),
+      ctx_(x.tls_ca ? test_tls_context(*x.tls_ca) : ssl::context(ssl::context::tls_client)),
       ws_(make_stream()) {
   tls_connect(ws_.next_layer(), port, timeout, x);
   if (x.deflate) {
@@ -77,10 +78,21 @@ void basic_ws_client<Next>::send_binary(const std::string& bytes) {
 
 template <class Next>
 std::optional<std::string> basic_ws_client<Next>::read() {
+  // A socket receive timeout does not bound Asio's blocking reads (they wait again after
+  // EAGAIN), so the read runs asynchronously on the client's own context with a deadline.
   beast::flat_buffer buf;
-  beast::error_code ec;
-  ws_.read(buf, ec);
-  if (ec) {
+  std::optional<beast::error_code> result;
+  ws_.async_read(buf, [&result](beast::error_code e, std::size_t) { result = e; });
+  ioc_.restart();
+  ioc_.run_for(timeout_);
+  if (!result) {
+    beast::get_lowest_layer(ws_).cancel();
+    ioc_.restart();
+    ioc_.run();  // the cancelled read completes
+    error_ = boost::asio::error::timed_out;
+    return std::nullopt;
+  }
+  if (const auto ec = *result) {
     error_ = ec;
     return std::nullopt;
   }

@@ -1,6 +1,6 @@
-// A blocking WebSocket/HTTP client for integration tests, plain or TLS. Every read is bounded by a
-// socket receive timeout, so a missing frame fails the test instead of hanging it. Compiled once
-// in the test kit (src/ws_client.cpp) for both stream types.
+// A blocking WebSocket/HTTP client for integration tests, plain or TLS. Every frame read is
+// bounded by the client's timeout, so a missing frame fails the test instead of hanging it.
+// Compiled once in the test kit (src/ws_client.cpp) for both stream types.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -58,7 +58,8 @@ class basic_ws_client {
 
   void send(const std::string& text);
   void send_binary(const std::string& bytes);
-  /// The next text frame, or nullopt once the connection is closed (see close_reason()).
+  /// The next text frame, or nullopt once the connection is closed (see close_reason()) or when
+  /// none came within the timeout (error() is then timed_out and the client is unusable).
   std::optional<std::string> read();
   /// Reads until the server closes; returns its close code and reason.
   close_info read_until_closed();
@@ -75,6 +76,7 @@ class basic_ws_client {
   websocket::stream<Next> make_stream();
 
   boost::asio::io_context ioc_;
+  std::chrono::seconds timeout_;
   ssl::context ctx_;
   websocket::stream<Next> ws_;
   websocket::response_type upgrade_;
