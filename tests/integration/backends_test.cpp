@@ -259,6 +259,13 @@ class ClusterTest : public MinerTest {
     return out;
   }
 
+  std::string stored_games_with(const std::string& game_id) {
+    auto out = pg_->psql("SELECT COUNT(*) FROM channel_games WHERE game_id = '" + game_id + "'",
+                         "cluster");
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+
   std::optional<pg_cluster> pg_;
   std::string url_;
   instance a_;
@@ -335,6 +342,38 @@ TEST_F(ClusterTest, AGameSetPostedToEitherReachesTheMinersOfBoth) {
                         << (c == on_a.get() ? "A" : "B");
     }
   }
+}
+
+// Sets posted back to back, alternately to each: an instance must never serve (or store
+// again) a set it read before a newer one was stored, so both end on the last one posted.
+TEST_F(ClusterTest, SetsPostedBackToBackToBothEndWithBothServingTheLast) {
+  start_both();
+  constexpr int rounds = 12;
+  std::string last;
+  for (int i = 0; i < rounds; ++i) {
+    const auto& target = i % 2 == 0 ? a_ : b_;
+    auto games = games_;
+    last = "back-to-back-" + std::to_string(i);
+    games.back().game_id = last;
+    boost::json::array list;
+    for (const auto& g : games) list.push_back(protocol::to_json(g));
+    const auto r = http_request(target.port, http::verb::post, "/games",
+                                boost::json::serialize(list), "Bearer " + admin_token);
+    ASSERT_EQ(r.status, 200u) << r.body;
+  }
+  ASSERT_TRUE(eventually([&] { return stored_games_with(last) == "1"; }));
+  for (auto* in : {&a_, &b_}) {
+    ASSERT_TRUE(eventually([&] {
+      port_ = in->port;
+      auto c = connect(miners_[in == &a_ ? 0 : 1]);
+      const bool serves = has_game(next(*c, protocol::message_type::game_update), last);
+      c->close();
+      return serves;
+    })) << (in == &a_ ? "A" : "B")
+        << " does not serve " << last;
+  }
+  // Neither stored an older set it had read back over the last one.
+  EXPECT_EQ(stored_games_with(last), "1");
 }
 
 TEST_F(ClusterTest, OneKilledUnderLoadLosesNothingConfirmedAndStoresNothingTwice) {

@@ -65,7 +65,12 @@ void validator_service::impl::on_cluster_event(const std::string& channel,
 }
 
 void validator_service::impl::reload_stored_games() {
-  store->read_games(game_set_reader("the database"));
+  std::uint64_t given = 0;
+  {
+    std::lock_guard lock(apply_mutex);
+    given = games_given;
+  }
+  store->read_games(game_set_reader("the database", given));
 }
 
 void validator_service::impl::announce_session(const std::string& hotkey) {

@@ -106,6 +106,13 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   games_outcome install_games(const std::shared_ptr<const game_book>& book,
                               std::optional<std::string> error);
 
+  // Installs a set read back from the store (game_data, or one another instance stored): it is
+  // not stored again. `given_before` is games_given when the read was asked for; a read asked
+  // for before this instance gave the store a newer set may hold an older one and is dropped
+  // (that newer set's own announcement brings the read that counts).
+  void adopt_stored_games(std::shared_ptr<const game_book> book,
+                          std::optional<std::uint64_t> given_before);
+
   // The game set at start, stored before the service starts (no I/O thread runs yet).
   void apply_initial_games(const std::shared_ptr<const game_book>& book);
   transport::frame_ptr games_frame(const game_book& book) const;
@@ -157,9 +164,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   std::string admin_state(bool first, std::uint64_t since_seq, std::uint64_t upto_seq) const;
 
   // A game set read on the storage thread (from game_data, or stored by another instance), as
-  // that thread's callback: installed on the service's executor like any other set.
+  // that thread's callback: adopted on the service's executor (adopt_stored_games).
   std::function<void(std::optional<std::vector<protocol::team_game>>)> game_set_reader(
-      std::string_view from);
+      std::string_view from, std::optional<std::uint64_t> given_before = std::nullopt);
 
   // --- instances sharing one PostgreSQL database ----------------------------------------------
   // Listens for the other instances' game sets and connections (a no-op for other backends).
@@ -204,8 +211,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // Hotkeys the operator disconnected with a hold: refused at the handshake until then.
   mutable std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> held;
   std::shared_ptr<const game_book> games;
-  std::mutex apply_mutex;                                    // guards applied_fingerprint
-  std::string applied_fingerprint;                           // the last set given to the store
+  std::mutex apply_mutex;           // guards applied_fingerprint and games_given
+  std::string applied_fingerprint;  // the last set given to the store or adopted from it
+  std::uint64_t games_given = 0;    // how many sets were given to the store so far
   net::strand<net::io_context::executor_type> games_strand;  // installs stored sets in order
 
   std::optional<file_stamp> metagraph_stamp;

@@ -18,6 +18,7 @@ void validator_service::impl::apply_games(std::shared_ptr<const game_book> book,
       return;
     }
     applied_fingerprint = book->fingerprint();
+    ++games_given;
   }
   std::weak_ptr<impl> weak = shared_from_this();
   auto games_list = book->games();
@@ -30,6 +31,25 @@ void validator_service::impl::apply_games(std::shared_ptr<const game_book> book,
       auto outcome = self->install_games(book, std::move(error));
       if (done) done(std::move(outcome));
     });
+  });
+}
+
+void validator_service::impl::adopt_stored_games(std::shared_ptr<const game_book> book,
+                                                 std::optional<std::uint64_t> given_before) {
+  {
+    std::lock_guard lock(apply_mutex);
+    if (given_before && *given_before != games_given) {
+      spdlog::debug("Stored game set read before a newer one was stored here: not applied");
+      return;
+    }
+    if (applied_fingerprint == book->fingerprint()) {
+      spdlog::debug("Game set unchanged: not broadcast");
+      return;
+    }
+    applied_fingerprint = book->fingerprint();
+  }
+  net::post(games_strand, [self = shared_from_this(), book = std::move(book)] {
+    self->install_games(book, std::nullopt);
   });
 }
 
@@ -65,6 +85,7 @@ void validator_service::impl::apply_initial_games(const std::shared_ptr<const ga
     throw startup_error("--db.path: cannot store the games: " + *error);
   std::lock_guard lock(apply_mutex);
   applied_fingerprint = book->fingerprint();
+  ++games_given;
   install_games(book, std::nullopt);
 }
 

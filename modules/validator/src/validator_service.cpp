@@ -247,17 +247,18 @@ void validator_service::impl::check_files(bool force) {
 }
 
 std::function<void(std::optional<std::vector<protocol::team_game>>)>
-validator_service::impl::game_set_reader(std::string_view from) {
-  return [weak = weak_from_this(), ex = watch_timer.get_executor(),
-          from = std::string(from)](std::optional<std::vector<protocol::team_game>> games) {
+validator_service::impl::game_set_reader(std::string_view from,
+                                         std::optional<std::uint64_t> given_before) {
+  return [weak = weak_from_this(), ex = watch_timer.get_executor(), from = std::string(from),
+          given_before](std::optional<std::vector<protocol::team_game>> games) {
     if (!games) return;
-    net::post(ex, [weak, from, games = std::move(*games)]() mutable {
+    net::post(ex, [weak, from, given_before, games = std::move(*games)]() mutable {
       auto self = weak.lock();
       if (!self || self->stopping) return;
       auto book = game_book::make(std::move(games));
       if (!book) return spdlog::error("Games from {} not applied: {}", from, book.error().message);
       // A set equal to the one applied (an instance's own announcement) is not broadcast again.
-      self->apply_games(*book);
+      self->adopt_stored_games(*book, given_before);
     });
   };
 }
