@@ -106,12 +106,11 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   games_outcome install_games(const std::shared_ptr<const game_book>& book,
                               std::optional<std::string> error);
 
-  // Installs a set read back from the store (game_data, or one another instance stored): it is
-  // not stored again. `given_before` is games_given when the read was asked for; a read asked
-  // for before this instance gave the store a newer set may hold an older one and is dropped
-  // (that newer set's own announcement brings the read that counts).
-  void adopt_stored_games(std::shared_ptr<const game_book> book,
-                          std::optional<std::uint64_t> given_before);
+  // Installs a set another instance stored, read back from the store: it is not stored again.
+  // `given_before` is games_given when the read was asked for; a read asked for before this
+  // instance gave the store a newer set may hold an older one and is dropped (that newer set's
+  // own announcement brings the read that counts). Installs after every set given before.
+  void adopt_stored_games(std::shared_ptr<const game_book> book, std::uint64_t given_before);
 
   // The game set at start, stored before the service starts (no I/O thread runs yet).
   void apply_initial_games(const std::shared_ptr<const game_book>& book);
@@ -163,8 +162,9 @@ struct validator_service::impl : std::enable_shared_from_this<validator_service:
   // `upto_seq` (both seqs of the verdict log).
   std::string admin_state(bool first, std::uint64_t since_seq, std::uint64_t upto_seq) const;
 
-  // A game set read on the storage thread (from game_data, or stored by another instance), as
-  // that thread's callback: adopted on the service's executor (adopt_stored_games).
+  // A game set read on the storage thread, as that thread's callback, handled on the service's
+  // executor: game_data is applied like a posted set, one another instance stored (read with
+  // `given_before`) is adopted (adopt_stored_games).
   std::function<void(std::optional<std::vector<protocol::team_game>>)> game_set_reader(
       std::string_view from, std::optional<std::uint64_t> given_before = std::nullopt);
 

@@ -35,10 +35,10 @@ void validator_service::impl::apply_games(std::shared_ptr<const game_book> book,
 }
 
 void validator_service::impl::adopt_stored_games(std::shared_ptr<const game_book> book,
-                                                 std::optional<std::uint64_t> given_before) {
+                                                 std::uint64_t given_before) {
   {
     std::lock_guard lock(apply_mutex);
-    if (given_before && *given_before != games_given) {
+    if (given_before != games_given) {
       spdlog::debug("Stored game set read before a newer one was stored here: not applied");
       return;
     }

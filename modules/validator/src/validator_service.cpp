@@ -258,7 +258,10 @@ validator_service::impl::game_set_reader(std::string_view from,
       auto book = game_book::make(std::move(games));
       if (!book) return spdlog::error("Games from {} not applied: {}", from, book.error().message);
       // A set equal to the one applied (an instance's own announcement) is not broadcast again.
-      self->adopt_stored_games(*book, given_before);
+      // game_data goes the way of a posted set (storing it is a no-op there), so it installs in
+      // order with the sets given here meanwhile.
+      if (given_before) return self->adopt_stored_games(*book, *given_before);
+      self->apply_games(*book);
     });
   };
 }
