@@ -253,17 +253,15 @@ class ClusterTest : public MinerTest {
     ASSERT_TRUE(eventually([&] { return can_connect(nginx_port_); }, 20s)) << nginx_->output();
   }
 
-  std::string stored(const std::string& where) {
-    auto out = pg_->psql("SELECT COUNT(*) FROM channel_verdicts WHERE " + where, "cluster");
+  // How many rows of `table` match `where`, as psql prints it.
+  std::string rows(const std::string& table, const std::string& where) {
+    auto out = pg_->psql("SELECT COUNT(*) FROM " + table + " WHERE " + where, "cluster");
     while (!out.empty() && out.back() == '\n') out.pop_back();
     return out;
   }
-
+  std::string stored(const std::string& where) { return rows("channel_verdicts", where); }
   std::string stored_games_with(const std::string& game_id) {
-    auto out = pg_->psql("SELECT COUNT(*) FROM channel_games WHERE game_id = '" + game_id + "'",
-                         "cluster");
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
+    return rows("channel_games", "game_id = '" + game_id + "'");
   }
 
   std::optional<pg_cluster> pg_;
