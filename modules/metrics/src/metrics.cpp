@@ -209,6 +209,14 @@ validator_metrics::validator_metrics(prometheus::Registry& r) {
                     .Register(r);
   bytes_in = &bytes.Add({{"direction", "in"}});
   bytes_out = &bytes.Add({{"direction", "out"}});
+  ws_writes = &BuildCounter()
+                   .Name("bettensor_ws_writes_total")
+                   .Help(
+                       "Writes of WebSocket frames to miners' sockets; frames that wait go out "
+                       "together, so frames sent per write is bettensor_messages_total"
+                       "{direction=\"out\"} over this")
+                   .Register(r)
+                   .Add({});
   handlers_family =
       &BuildHistogram()
            .Name("bettensor_handler_duration_seconds")

@@ -1,6 +1,7 @@
 // The send queue of one WebSocket connection (internal to the transport module).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <vector>
@@ -20,6 +21,9 @@ class frame_lanes {
     lanes_[static_cast<std::size_t>(f->lane())].items.push_back(std::move(f));
   }
   [[nodiscard]] bool empty(priority p) const { return lanes_[static_cast<std::size_t>(p)].empty(); }
+  [[nodiscard]] bool empty() const {
+    return std::all_of(lanes_.begin(), lanes_.end(), [](const lane& l) { return l.empty(); });
+  }
   // Slots a lane holds, consumed ones included (for tests of its bound).
   [[nodiscard]] std::size_t stored(priority p) const {
     return lanes_[static_cast<std::size_t>(p)].items.size();

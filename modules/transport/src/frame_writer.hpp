@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "asio_support.hpp"
 #include "bettensor/metrics/metrics.hpp"
@@ -51,10 +52,11 @@ class frame_writer {
   [[nodiscard]] std::size_t depth() const { return queued_; }
 
   /// Writes until stopped or closed. `on_pop()` is called as a frame leaves the queue,
-  /// `on_sent(frame, bytes, cpu)` once it is written (cpu: the
-  /// write stage's sampled CPU seconds, 0 when not timed). A failed write closes the socket.
-  template <class OnPop, class OnSent>
-  net::awaitable<void> run(ws_channel& ws, OnPop on_pop, OnSent on_sent) {
+  /// `on_written(frames, cpu)` once one write has sent `frames` (one, or several that waited;
+  /// cpu: the write stage's sampled CPU seconds per frame, 0 when not timed). A failed write
+  /// closes the socket.
+  template <class OnPop, class OnWritten>
+  net::awaitable<void> run(ws_channel& ws, OnPop on_pop, OnWritten on_written) {
     for (;;) {
       if (stopped_) co_return;
       if (close_ && lanes_.empty(priority::urgent)) {
@@ -64,6 +66,8 @@ class frame_writer {
       }
       frame_ptr next = lanes_.pop();
       if (!next) {
+        gathered_ = {};  // an idle connection holds no batch memory
+        buffers_ = {};
         wake_.expires_at(steady::time_point::max());
         co_await wake_.async_wait(use_nothrow);
         continue;
@@ -74,17 +78,50 @@ class frame_writer {
       const bool timed = next->kind == protocol::frame_kind::confirmation &&
                          metrics::stage_sampled(metrics::stage::write);
       double cpu = 0;
-      auto [ec, n] = co_await ws.write(net::buffer(next->text), timed ? &cpu : nullptr);
+      if (close_ || lanes_.empty()) {  // a pending close goes out after the urgent frames alone
+        auto [ec, n] = co_await ws.write(net::buffer(next->text), timed ? &cpu : nullptr);
+        if (ec) {
+          ws.tcp().socket().close();
+          co_return;
+        }
+        on_written(std::span<const frame_ptr>(&next, 1),
+                   timed ? cpu * metrics::stage_sample_every : 0.0);
+        continue;
+      }
+      // Several frames wait: they go out together, in one system call where the stream allows.
+      gathered_.clear();
+      buffers_.clear();
+      std::size_t bytes = next->text.size();
+      gathered_.push_back(std::move(next));
+      while (gathered_.size() < max_gathered && bytes < max_gathered_bytes) {
+        frame_ptr more = lanes_.pop();
+        if (!more) break;
+        --queued_;
+        on_pop();
+        bytes += more->text.size();
+        gathered_.push_back(std::move(more));
+      }
+      for (const auto& f : gathered_) buffers_.push_back(net::buffer(f->text));
+      auto [ec, n] = co_await ws.write_all(buffers_, timed ? &cpu : nullptr);
       if (ec) {
         ws.tcp().socket().close();
         co_return;
       }
-      on_sent(*next, n, timed ? cpu * metrics::stage_sample_every : 0.0);
+      // The sampled CPU is shared by the frames written together.
+      on_written(
+          std::span<const frame_ptr>(gathered_),
+          timed ? cpu * metrics::stage_sample_every / static_cast<double>(gathered_.size()) : 0.0);
     }
   }
 
  private:
+  // At most this many frames, and about this many bytes, are written together.
+  static constexpr std::size_t max_gathered = 16;
+  static constexpr std::size_t max_gathered_bytes = std::size_t{64} * 1024;
+
   frame_lanes lanes_;
+  std::vector<frame_ptr> gathered_;  // the frames being written together, kept alive
+  std::vector<net::const_buffer> buffers_;
   net::steady_timer wake_;
   std::size_t limit_;
   std::size_t queued_ = 0;

@@ -257,8 +257,9 @@ struct validator_link::impl : std::enable_shared_from_this<validator_link::impl>
                                          std::shared_ptr<connection> c) {
     co_await c->writer.run(
         *c->ws, [&self] { --self->queued; },
-        [&self](const frame& f, std::size_t, double) {
-          spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, f.text);
+        [&self](std::span<const frame_ptr> frames, double /*cpu*/) {
+          for (const auto& f : frames)
+            spdlog::trace("-> validator {}: {}", self->cfg.validator_ss58, f->text);
         });
     c->end();
   }

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "bettensor/metrics/metrics.hpp"
 #include "ws_channel.hpp"
@@ -19,9 +21,47 @@ namespace {
 // and closes the socket: a peer still sending (the rest of an oversized message) then gets a
 // reset, and its kernel discards the close frame we sent before it. The channel's owner reads
 // and drops what the peer still sends, for a bounded time, before closing (see ws_session::run).
+//
+// It can also gather: while gathering, what the WebSocket stream above writes (whole frames,
+// a pong it answers meanwhile) is appended to a buffer and completed at once, in order, and the
+// owner sends the buffer in one write. The buffer is taken by each send, so an idle connection
+// holds none.
 class lingering_tcp : public beast::tcp_stream {
  public:
   explicit lingering_tcp(beast::tcp_stream&& s) : beast::tcp_stream(std::move(s)) {}
+
+  // Hides tcp_stream's: the WebSocket stream's writes come through here.
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return net::async_initiate<Token, void(beast::error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          if (!gathering_) {
+            beast::tcp_stream::async_write_some(b, std::move(handler));
+            return;
+          }
+          const std::size_t n = net::buffer_size(b);
+          const std::size_t at = gathered_.size();
+          gathered_.resize(at + n);
+          net::buffer_copy(net::buffer(gathered_.data() + at, n), b);
+          net::post(get_executor(),
+                    beast::bind_front_handler(std::move(handler), beast::error_code{}, n));
+        },
+        token, buffers);
+  }
+
+  void start_gathering() { gathering_ = true; }
+  [[nodiscard]] bool has_gathered() const { return !gathered_.empty(); }
+  // What was gathered so far; writes after this gather anew until stop_gathering().
+  std::string take_gathered() { return std::exchange(gathered_, {}); }
+  // Back to writing through; anything not taken is dropped (after a failed write).
+  void stop_gathering() {
+    gathering_ = false;
+    gathered_ = {};
+  }
+
+ private:
+  bool gathering_ = false;
+  std::string gathered_;
 };
 
 // Found by argument-dependent lookup from Beast's close and failure paths.
@@ -97,6 +137,19 @@ class ws_channel_over final : public ws_channel {
     co_return co_await ws_.async_write(
         data, timed_initiation<std::decay_t<decltype(use_nothrow)>>{use_nothrow, initiation_cpu});
   }
+  net::awaitable<io_result> write_all(std::span<const net::const_buffer> messages,
+                                      double* initiation_cpu) override {
+    std::size_t total = 0;
+    if constexpr (std::is_same_v<Next, lingering_tcp>) {
+      if (messages.size() > 1) co_return co_await write_gathered(messages, initiation_cpu);
+    }
+    for (const auto& m : messages) {
+      auto [ec, n] = co_await write(m, initiation_cpu);
+      total += n;
+      if (ec) co_return io_result{ec, total};
+    }
+    co_return io_result{beast::error_code{}, total};
+  }
   net::awaitable<op_result> close(websocket::close_reason why) override {
     co_return co_await ws_.async_close(why, use_nothrow);
   }
@@ -115,6 +168,37 @@ class ws_channel_over final : public ws_channel {
   net::any_io_executor executor() override { return ws_.get_executor(); }
 
  private:
+  // The messages framed by Beast into the stream's buffer, then sent in one write (more than
+  // one when Beast answered a ping during that write).
+  net::awaitable<io_result> write_gathered(std::span<const net::const_buffer> messages,
+                                           double* initiation_cpu) {
+    auto& next = ws_.next_layer();
+    next.start_gathering();
+    std::size_t total = 0;
+    for (const auto& m : messages) {
+      auto [ec, n] = co_await write(m, initiation_cpu);
+      total += n;
+      if (ec) {
+        next.stop_gathering();
+        co_return io_result{ec, total};
+      }
+    }
+    beast::error_code failed;
+    while (!failed && next.has_gathered()) {
+      const std::string out = next.take_gathered();
+      auto& tcp = static_cast<beast::tcp_stream&>(next);
+      auto [ec, n] =
+          initiation_cpu == nullptr
+              ? co_await net::async_write(tcp, net::buffer(out), use_nothrow)
+              : co_await net::async_write(tcp, net::buffer(out),
+                                          timed_initiation<std::decay_t<decltype(use_nothrow)>>{
+                                              use_nothrow, initiation_cpu});
+      failed = ec;
+    }
+    next.stop_gathering();
+    co_return io_result{failed, total};
+  }
+
   websocket::stream<Next> ws_;
 };
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 
@@ -45,6 +46,11 @@ class ws_channel {
   /// before it first waited: the framing and the system call, which Asio attempts at once.
   virtual net::awaitable<io_result> write(net::const_buffer data,
                                           double* initiation_cpu = nullptr) = 0;
+  /// Writes `messages` in order, each as one message, in as few system calls as the stream
+  /// allows: one over plain TCP (the frames are gathered first), one per message over TLS.
+  /// The byte count is the messages' total; `initiation_cpu` as for write().
+  virtual net::awaitable<io_result> write_all(std::span<const net::const_buffer> messages,
+                                              double* initiation_cpu = nullptr) = 0;
   virtual net::awaitable<op_result> close(websocket::close_reason why) = 0;
   [[nodiscard]] virtual bool got_text() const = 0;
   /// Called when a read meets a control frame (ping, pong, close) between messages.

@@ -217,12 +217,15 @@ net::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {
         m->send_queue_frames->Decrement();
         self->depth_.store(self->writer_.depth(), std::memory_order_relaxed);
       },
-      [&self, m](const frame& f, std::size_t n, double write_cpu) {
-        spdlog::trace("-> {} {}", self->remote_, f.text);
-        metrics::at(m->messages_out, f.kind).Increment();
-        m->bytes_out->Increment(static_cast<double>(n));
-        if (write_cpu > 0)
-          metrics::at(m->stage_seconds, metrics::stage::write).Increment(write_cpu);
+      [&self, m](std::span<const frame_ptr> frames, double write_cpu) {
+        m->ws_writes->Increment();
+        for (const auto& f : frames) {
+          spdlog::trace("-> {} {}", self->remote_, f->text);
+          metrics::at(m->messages_out, f->kind).Increment();
+          m->bytes_out->Increment(static_cast<double>(f->text.size()));
+          if (write_cpu > 0)
+            metrics::at(m->stage_seconds, metrics::stage::write).Increment(write_cpu);
+        }
       });
 }
 

@@ -103,6 +103,7 @@ struct validator_metrics {
   by<protocol::frame_kind, prometheus::Counter> messages_out{};
   prometheus::Counter* bytes_in;
   prometheus::Counter* bytes_out;
+  prometheus::Counter* ws_writes;  // several waiting frames go out in one write
   by<protocol::frame_kind, prometheus::Histogram> handler_seconds{};
   by<channel, prometheus::Counter> predictions_accepted{};
   by<channel, prometheus::Counter> predictions_duplicate{};
