@@ -107,11 +107,15 @@ struct strict_handler {
 
 }  // namespace
 
-result<json::value> parse_json(std::string_view text, parse_limits limits) {
-  json::parse_options opts;
-  opts.max_depth = limits.max_depth;
-  json::basic_parser<strict_handler> p(opts, json::storage_ptr());
+namespace {
+
+using strict_parser = json::basic_parser<strict_handler>;
+
+result<json::value> parse_with(strict_parser& p, std::string_view text) {
+  p.reset();
   p.handler().st.reset();
+  p.handler().number_text.clear();
+  p.handler().refusal = nullptr;
   json::error_code ec;
   const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
   if (!ec && n < text.size()) ec = json::error::extra_data;
@@ -120,6 +124,22 @@ result<json::value> parse_json(std::string_view text, parse_limits limits) {
     return invalid_format("invalid JSON (" + ec.message() + ")");
   }
   return p.handler().st.release();
+}
+
+}  // namespace
+
+result<json::value> parse_json(std::string_view text, parse_limits limits) {
+  json::parse_options opts;
+  opts.max_depth = limits.max_depth;
+  if (limits.max_depth == parse_limits{}.max_depth) {
+    // One parser per thread for the usual limits: its stacks and its value stack's scratch
+    // space are kept between documents (at most the largest message's worth), instead of a
+    // few allocations per message.
+    thread_local strict_parser usual(opts, json::storage_ptr());
+    return parse_with(usual, text);
+  }
+  strict_parser p(opts, json::storage_ptr());
+  return parse_with(p, text);
 }
 
 }  // namespace bettensor::protocol

@@ -42,5 +42,24 @@ TEST(ParseJson, KeepsIntegersExact) {
   EXPECT_EQ(v->as_array()[2].as_uint64(), UINT64_MAX);
 }
 
+// A refusal part way through a document (a number split across nothing, a half-built object)
+// leaves nothing behind for the next document parsed on the same thread.
+TEST(ParseJson, EachDocumentStartsClean) {
+  for (const char* bad : {"{\"a\": [1, 2, {\"b\": 123456789012345678901234}", "{\"a\": 1e999",
+                          "[[[[", "{\"k\": \"unterminated"}) {
+    ASSERT_FALSE(parse_json(bad)) << bad;
+    const auto good = parse_json(R"({"a": [1.5, "x"], "b": null})");
+    ASSERT_TRUE(good) << "after " << bad;
+    const auto& o = good->as_object();
+    EXPECT_EQ(o.size(), 2U);
+    ASSERT_EQ(o.at("a").as_array().size(), 2U);
+    EXPECT_EQ(o.at("a").as_array()[0].as_double(), 1.5);
+    EXPECT_EQ(o.at("a").as_array()[1].as_string(), "x");
+    EXPECT_TRUE(o.at("b").is_null());
+  }
+  EXPECT_FALSE(parse_json(std::string(40, '['), {.max_depth = 8}));  // another limit, same thread
+  EXPECT_TRUE(parse_json(std::string(20, '[') + std::string(20, ']')));
+}
+
 }  // namespace
 }  // namespace bettensor::protocol
