@@ -11,23 +11,63 @@ timestamp now_utc() noexcept {
   return chr::time_point_cast<chr::microseconds>(chr::system_clock::now());
 }
 
+namespace {
+
+// Writes `value` as exactly `width` decimal digits ending before `end`.
+char* put_digits(char* end, long long value, int width) noexcept {
+  for (int i = 0; i < width; ++i) {
+    *--end = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return end;
+}
+
+}  // namespace
+
 std::string format_timestamp(timestamp t) {
   const auto day = chr::floor<chr::days>(t);
   const chr::year_month_day ymd{day};
   const chr::hh_mm_ss<chr::microseconds> hms{t - day};
-  std::array<char, 48> buf{};
-  int n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02lld",
-                        static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                        static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                        static_cast<int>(hms.minutes().count()),
-                        static_cast<long long>(hms.seconds().count()));
-  std::string out(buf.data(), static_cast<std::size_t>(n));
-  if (const auto us = hms.subseconds().count(); us != 0) {
-    n = std::snprintf(buf.data(), buf.size(), ".%06lld", static_cast<long long>(us));
-    out.append(buf.data(), static_cast<std::size_t>(n));
+  const int year = static_cast<int>(ymd.year());
+  const auto us = hms.subseconds().count();
+  if (year < 0 || year > 9999) {  // outside what Python's isoformat() writes; kept as printf did
+    std::array<char, 48> buf{};
+    int n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02lld", year,
+                          static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                          static_cast<int>(hms.hours().count()),
+                          static_cast<int>(hms.minutes().count()),
+                          static_cast<long long>(hms.seconds().count()));
+    std::string out(buf.data(), static_cast<std::size_t>(n));
+    if (us != 0) {
+      n = std::snprintf(buf.data(), buf.size(), ".%06lld", static_cast<long long>(us));
+      out.append(buf.data(), static_cast<std::size_t>(n));
+    }
+    out += "+00:00";
+    return out;
   }
-  out += "+00:00";
-  return out;
+  // YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00, as Python's isoformat() writes it; no printf per
+  // confirmation.
+  std::array<char, 32> buf{};
+  char* p = buf.data();
+  put_digits(p + 4, year, 4);
+  p[4] = '-';
+  put_digits(p + 7, static_cast<unsigned>(ymd.month()), 2);
+  p[7] = '-';
+  put_digits(p + 10, static_cast<unsigned>(ymd.day()), 2);
+  p[10] = 'T';
+  put_digits(p + 13, hms.hours().count(), 2);
+  p[13] = ':';
+  put_digits(p + 16, hms.minutes().count(), 2);
+  p[16] = ':';
+  put_digits(p + 19, hms.seconds().count(), 2);
+  std::size_t n = 19;
+  if (us != 0) {
+    p[19] = '.';
+    put_digits(p + 26, us, 6);
+    n = 26;
+  }
+  for (const char c : {'+', '0', '0', ':', '0', '0'}) p[n++] = c;
+  return {p, n};
 }
 
 namespace {

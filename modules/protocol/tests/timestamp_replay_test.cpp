@@ -28,6 +28,21 @@ TEST(Timestamp, FormatsAsPythonIsoformat) {
   EXPECT_EQ(*t - *whole, 123456us);
 }
 
+// Python's isoformat() text for the edges of every field (year 1 to 9999, the last microsecond of a
+// day, a leap day), each read back to the same instant.
+TEST(Timestamp, FormatsEveryFieldAtItsEdges) {
+  const std::array<const char*, 7> texts = {
+      "0001-01-01T00:00:00+00:00",        "9999-12-31T23:59:59.999999+00:00",
+      "1969-12-31T23:59:59.000001+00:00", "2024-02-29T12:34:56.010203+00:00",
+      "1970-01-01T00:00:00+00:00",        "2000-10-09T08:07:06.500000+00:00",
+      "0999-09-30T09:09:09.000090+00:00"};
+  for (const char* text : texts) {
+    const auto t = parse_timestamp(text);
+    ASSERT_TRUE(t) << text;
+    EXPECT_EQ(format_timestamp(*t), text);
+  }
+}
+
 TEST(Timestamp, AcceptedForms) {
   const auto base = parse_timestamp("2026-11-29T20:00:00+00:00");
   ASSERT_TRUE(base);
