@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstring>
+
 #include "sodium_init.hpp"
 
 namespace bettensor::crypto {
@@ -52,6 +55,40 @@ void random_bytes(std::span<std::uint8_t> out) noexcept {
 
 void secure_wipe(std::span<std::uint8_t> buf) noexcept {
   sodium_memzero(buf.data(), buf.size());
+}
+
+namespace {
+
+// Random bytes drawn from the OS RNG a kilobyte at a time (one call instead of one per
+// signature); each piece is wiped from the buffer as it is handed out.
+class random_pool {
+ public:
+  random_pool() = default;
+  random_pool(const random_pool&) = delete;
+  random_pool& operator=(const random_pool&) = delete;
+  ~random_pool() { secure_wipe(buf_); }
+
+  void take(std::span<std::uint8_t> out) noexcept {
+    if (out.size() > buf_.size()) return random_bytes(out);
+    if (buf_.size() - pos_ < out.size()) {
+      random_bytes(buf_);
+      pos_ = 0;
+    }
+    std::memcpy(out.data(), buf_.data() + pos_, out.size());
+    secure_wipe(std::span(buf_).subspan(pos_, out.size()));
+    pos_ += out.size();
+  }
+
+ private:
+  std::array<std::uint8_t, 1024> buf_{};
+  std::size_t pos_ = buf_.size();
+};
+
+}  // namespace
+
+void pooled_random_bytes(std::span<std::uint8_t> out) noexcept {
+  thread_local random_pool pool;
+  pool.take(out);
 }
 
 }  // namespace bettensor::crypto

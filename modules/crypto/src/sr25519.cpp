@@ -63,36 +63,6 @@ void challenge_scalar(transcript& t, std::uint8_t* k) noexcept {
   crypto_core_ristretto255_scalar_reduce(k, wide.data());
 }
 
-// Random bytes drawn from the OS RNG a kilobyte at a time (one call instead of one per
-// signature); each piece is wiped from the buffer as it is handed out.
-class random_pool {
- public:
-  random_pool() = default;
-  random_pool(const random_pool&) = delete;
-  random_pool& operator=(const random_pool&) = delete;
-  ~random_pool() { secure_wipe(buf_); }
-
-  void take(std::span<std::uint8_t> out) noexcept {
-    if (out.size() > buf_.size()) return random_bytes(out);
-    if (buf_.size() - pos_ < out.size()) {
-      random_bytes(buf_);
-      pos_ = 0;
-    }
-    std::memcpy(out.data(), buf_.data() + pos_, out.size());
-    secure_wipe(std::span(buf_).subspan(pos_, out.size()));
-    pos_ += out.size();
-  }
-
- private:
-  std::array<std::uint8_t, 1024> buf_{};
-  std::size_t pos_ = buf_.size();
-};
-
-void pooled_random(std::span<std::uint8_t> out) noexcept {
-  thread_local random_pool pool;
-  pool.take(out);
-}
-
 // The checks before the group operation, and the challenge k; the verdict if one fails.
 std::optional<verify_result> precheck(std::initializer_list<bytes_view> message, bytes_view sig,
                                       const public_key& a, std::array<std::uint8_t, 32>& s,
@@ -224,7 +194,7 @@ signature keypair::sign(bytes_view message) const noexcept {
 
 signature keypair::sign(std::initializer_list<bytes_view> message) const noexcept {
   std::array<std::uint8_t, 32> random{};
-  pooled_random(random);
+  pooled_random_bytes(random);
   signature sig = sign_impl(message, random);
   secure_wipe(random);
   return sig;
@@ -333,7 +303,7 @@ bool verify_bittensor_batch(std::span<const signed_message> items, const verifyi
         break;
       }
       auto& term = terms[i];
-      pooled_random(std::span(term.z).first(16));  // a weight below 2^128
+      pooled_random_bytes(std::span(term.z).first(16));  // a weight below 2^128
       std::memcpy(term.r.data(), item.sig.data(), 32);
       std::array<std::uint8_t, 32> zs{};
       std::array<std::uint8_t, 32> zk{};

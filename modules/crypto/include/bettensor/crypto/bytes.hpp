@@ -30,6 +30,10 @@ bool from_hex_exact(std::string_view hex, std::span<std::uint8_t> out, bool allo
 /// Fills `out` from the operating system's CSPRNG.
 void random_bytes(std::span<std::uint8_t> out) noexcept;
 
+/// The same CSPRNG's bytes, drawn a kilobyte at a time into a per-thread buffer that wipes each
+/// piece as it hands it out: for the many small draws (signature randomness, nonces), not keys.
+void pooled_random_bytes(std::span<std::uint8_t> out) noexcept;
+
 /// Wipes a buffer in a way the optimiser may not remove.
 void secure_wipe(std::span<std::uint8_t> buf) noexcept;
 
