@@ -46,7 +46,7 @@ bool decode_signature(std::string_view hex, crypto::signature& out) {
 
 std::string make_nonce() {
   std::array<std::uint8_t, 16> r{};
-  crypto::random_bytes(r);
+  crypto::pooled_random_bytes(r);  // one per confirmation: not a system call each
   return crypto::to_hex(r);
 }
 
