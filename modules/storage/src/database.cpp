@@ -34,9 +34,12 @@ SQLite::Database open_database(const std::filesystem::path& path, std::string_vi
     }
   }
   try {
-    SQLite::Database d(path.string(), owner == ownership::ours
-                                          ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
-                                          : SQLite::OPEN_READWRITE);
+    // Each connection is used by one thread at a time (a store's own storage thread), so
+    // SQLite's per-call locking of the connection is left out (multi-thread mode).
+    const int flags = (owner == ownership::ours ? SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE
+                                                : SQLite::OPEN_READWRITE) |
+                      SQLite::OPEN_NOMUTEX;
+    SQLite::Database d(path.string(), flags);
     d.setBusyTimeout(5000);
     const std::string check = d.execAndGet("PRAGMA quick_check").getString();
     if (check != "ok") throw storage_error(where + "integrity check failed (" + check + ")");
