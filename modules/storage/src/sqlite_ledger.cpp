@@ -371,29 +371,34 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
     impl_->begin();
     auto& insert = impl_->insert_prediction;
     auto& add = impl_->add_wager;
+    // The texts are bound without a copy: each outlives the statement's exec().
     for (const auto& e : batch) {
       const auto& p = e.prediction;
+      const std::string received = protocol::format_timestamp(e.received);
+      const std::string data = protocol::to_canonical(protocol::to_json(p));
       insert.reset();
-      insert.bind(1, p.prediction_id);
-      insert.bind(2, e.hotkey);
+      insert.bindNoCopy(1, p.prediction_id);
+      insert.bindNoCopy(2, e.hotkey);
       insert.bind(3, p.miner_uid);
-      insert.bind(4, p.game_id);
+      insert.bindNoCopy(4, p.game_id);
       insert.bind(5, p.wager);
       insert.bind(6, e.decision.accepted() ? 1 : 0);
-      insert.bind(7, e.decision.message);
-      insert.bind(8, e.utc_day);
-      insert.bind(9, protocol::format_timestamp(e.received));
-      insert.bind(10, protocol::to_canonical(protocol::to_json(p)));
+      insert.bindNoCopy(7, e.decision.message);
+      insert.bindNoCopy(8, e.utc_day);
+      insert.bindNoCopy(9, received);
+      insert.bindNoCopy(10, data);
       insert.exec();
       if (e.decision.accepted()) {
         add.reset();
-        add.bind(1, e.hotkey);
-        add.bind(2, e.utc_day);
+        add.bindNoCopy(1, e.hotkey);
+        add.bindNoCopy(2, e.utc_day);
         add.bind(3, p.wager);
         add.exec();
         if (impl_->theirs_insert) impl_->write_theirs(e);
       }
     }
+    insert.clearBindings();  // no pointer to this batch's texts is kept
+    add.clearBindings();
     impl_->tx->commit();
     impl_->tx.reset();
   });
