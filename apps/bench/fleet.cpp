@@ -35,7 +35,11 @@ net::awaitable<void> idle_miner(target to, const crypto::hotkey& key,
   ws_stream ws(co_await net::this_coro::executor);
   try {
     co_await connect_miner(ws, to, key);
-  } catch (const std::exception&) {
+  } catch (const std::exception& x) {
+    {
+      std::lock_guard lock(st->failure_mutex);
+      if (st->first_failure.empty()) st->first_failure = x.what();
+    }
     ++st->failed;
     co_return;
   }
@@ -135,6 +139,11 @@ std::optional<steady::time_point> fleet::wait_round(std::size_t n,
                                                     std::chrono::duration<double> timeout) const {
   if (!poll_until([&] { return st_->arrived >= n; }, timeout)) return std::nullopt;
   return steady::time_point(steady::duration(st_->last_arrival.load()));
+}
+
+std::string fleet::first_failure() const {
+  std::lock_guard lock(st_->failure_mutex);
+  return st_->first_failure;
 }
 
 void fleet::reset_heartbeats() {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "common.hpp"
 
@@ -29,6 +30,8 @@ class fleet {
 
   [[nodiscard]] std::size_t ready() const { return st_->ready; }
   [[nodiscard]] std::size_t failed() const { return st_->failed; }
+  // Why the first failed connection failed ("" while none has).
+  [[nodiscard]] std::string first_failure() const;
   [[nodiscard]] std::size_t closed() const { return st_->closed; }
   [[nodiscard]] std::uint64_t heartbeats() const { return st_->heartbeats; }
   [[nodiscard]] std::size_t update_bytes() const { return st_->update_bytes; }
@@ -50,6 +53,8 @@ class fleet {
     std::atomic<steady::rep> last_arrival{0};
     std::atomic<std::size_t> update_bytes{0};  // size of the last watched update received
     std::atomic<bool> stopping{false};
+    std::mutex failure_mutex;
+    std::string first_failure;  // guarded by failure_mutex
   };
 
  private:

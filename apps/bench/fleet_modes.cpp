@@ -37,6 +37,11 @@ double seconds_between(steady::time_point a, steady::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+// Why a step stopped before all its connections were authenticated.
+std::string stop_reason(const fleet& f) {
+  return f.failed() > 0 ? f.first_failure() : "time ran out";
+}
+
 void sleep_for_seconds(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));
 }
@@ -70,8 +75,8 @@ int run_connections(const settings& s) {
     const auto t0 = steady::now();
     f.grow(static_cast<std::size_t>(n));
     if (!f.wait_ready(static_cast<std::size_t>(n), std::chrono::seconds(120))) {
-      std::printf("  %12d  stopped: %zu of %d connected, %zu failed\n", n, f.ready(), n,
-                  f.failed());
+      std::printf("  %12d  stopped: %zu of %d connected, %zu failed (%s)\n", n, f.ready(), n,
+                  f.failed(), stop_reason(f).c_str());
       ok = false;
       break;
     }
@@ -118,7 +123,8 @@ int run_broadcast(const settings& s) {
   for (const int n : s.steps) {
     f.grow(static_cast<std::size_t>(n));
     if (!f.wait_ready(static_cast<std::size_t>(n), std::chrono::seconds(120))) {
-      std::printf("  %10d  stopped: %zu of %d connected\n", n, f.ready(), n);
+      std::printf("  %10d  stopped: %zu of %d connected, %zu failed (%s)\n", n, f.ready(), n,
+                  f.failed(), stop_reason(f).c_str());
       ok = false;
       break;
     }

@@ -19,10 +19,17 @@ if (!benchBin) {
 }
 const work = mkdtempSync(join(tmpdir(), 'bettensor-nginx-'));
 let nginxDir = '';
+let validator = null;
 const h = harness({
   name: 'nginx',
   totalMs: 150_000,
-  onFail: () => console.error(`nginx error log:\n${readFileSync(join(nginxDir, 'error.log'), 'utf8')}`),
+  onFail: () => {
+    console.error(`nginx error log:\n${readFileSync(join(nginxDir, 'error.log'), 'utf8')}`);
+    // What the validator said about connections it refused or closed.
+    const notable = (validator?.log ?? '').split('\n').filter((l) => /\b(warn|warning|error)\b/i.test(l));
+    console.error(`validator warnings and errors (last 60 of ${notable.length}):\n` +
+      notable.slice(-60).join('\n'));
+  },
 });
 const { run, runAsync, freePort, untilTrue, canConnect, http } = h;
 const fail = h.fail;
@@ -43,7 +50,7 @@ writeFileSync(join(benchDir, 'metagraph.json'), JSON.stringify(metagraph));
 
 // 2. The validator on a free port, trusting the proxy's address.
 const args = readFileSync(join(benchDir, 'validator.args'), 'utf8').trim().split('\n');
-const validator = h.start(validatorBin, [...args, '--websocket.address=127.0.0.1',
+validator = h.start(validatorBin, [...args, '--websocket.address=127.0.0.1',
   '--websocket.port=0', '--trusted_proxy=127.0.0.2', '--log.level=info'], 'validator');
 validator.stopSignal = 'SIGTERM';
 const validatorPort = await h.listeningPort(validator, '127.0.0.1');
