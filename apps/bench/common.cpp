@@ -351,11 +351,18 @@ net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto
   co_await ws.async_write(net::buffer(protocol::serialize(protocol::make_auth_message(key))),
                           net::use_awaitable);
   beast::flat_buffer buf;
-  for (;;) {  // welcome, then the current games
+  for (;;) {  // welcome, then the current games; a heartbeat may come between them
     buf.clear();
     co_await ws.async_read(buf, net::use_awaitable);
     const std::string_view text(static_cast<const char*>(buf.cdata().data()), buf.size());
     if (text.find("\"game_update\"") != std::string_view::npos) break;
+    if (text.ends_with("\"type\": \"heartbeat\"}")) {
+      co_await ws.async_write(
+          net::buffer(protocol::serialize(protocol::sign_envelope(
+              key, protocol::message_type::heartbeat_response, boost::json::object()))),
+          net::use_awaitable);
+      continue;
+    }
     if (text.find("\"welcome\"") == std::string_view::npos)
       throw std::runtime_error("refused: " + std::string(text.substr(0, 200)));
   }
