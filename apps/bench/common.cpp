@@ -338,6 +338,15 @@ double world::server_rss_bytes() const {
   return pid_ > 0 ? rss_bytes(pid_) : std::numeric_limits<double>::quiet_NaN();
 }
 
+bool is_heartbeat(std::string_view frame) {
+  return frame.ends_with("\"type\": \"heartbeat\"}");
+}
+
+std::string heartbeat_response(const crypto::hotkey& key) {
+  return protocol::serialize(protocol::sign_envelope(
+      key, protocol::message_type::heartbeat_response, boost::json::object()));
+}
+
 net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto::hotkey& key) {
   auto& sock = beast::get_lowest_layer(ws);
   co_await sock.async_connect(to.endpoint, net::use_awaitable);
@@ -356,11 +365,8 @@ net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto
     co_await ws.async_read(buf, net::use_awaitable);
     const std::string_view text(static_cast<const char*>(buf.cdata().data()), buf.size());
     if (text.find("\"game_update\"") != std::string_view::npos) break;
-    if (text.ends_with("\"type\": \"heartbeat\"}")) {
-      co_await ws.async_write(
-          net::buffer(protocol::serialize(protocol::sign_envelope(
-              key, protocol::message_type::heartbeat_response, boost::json::object()))),
-          net::use_awaitable);
+    if (is_heartbeat(text)) {
+      co_await ws.async_write(net::buffer(heartbeat_response(key)), net::use_awaitable);
       continue;
     }
     if (text.find("\"welcome\"") == std::string_view::npos)

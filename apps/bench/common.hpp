@@ -159,8 +159,14 @@ void verify_confirmation(std::string_view frame, const validator_key& validator,
 // "verified/sampled" for the tables.
 std::string sample_text(const tally& t);
 
+// Whether a frame from the validator is a heartbeat (envelope keys are sorted, so the type ends
+// the frame), and the signed answer a miner sends to one.
+bool is_heartbeat(std::string_view frame);
+std::string heartbeat_response(const crypto::hotkey& key);
+
 // Opens a WebSocket to the validator, authenticates as `key`, and reads until the welcome and
-// the current games have arrived. TCP_NODELAY is set, as a miner does.
+// the current games have arrived, answering a heartbeat that comes between them. TCP_NODELAY
+// is set, as a miner does.
 net::awaitable<void> connect_miner(ws_stream& ws, const target& to, const crypto::hotkey& key);
 
 // POST /games with the admin token; returns the HTTP status. Blocking, on its own socket.

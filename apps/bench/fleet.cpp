@@ -8,18 +8,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/json/object.hpp>
 
 #include <thread>
-
-#include "bettensor/protocol/signing.hpp"
 
 namespace bettensor::bench {
 
 namespace {
 
 constexpr auto use_nothrow = net::as_tuple(net::use_awaitable);
-constexpr std::string_view heartbeat_suffix = "\"type\": \"heartbeat\"}";
 constexpr std::string_view game_update_suffix = "\"type\": \"game_update\"}";
 
 void note_arrival(fleet::state& st, steady::time_point t) {
@@ -55,14 +51,13 @@ net::awaitable<void> idle_miner(target to, const crypto::hotkey& key,
       co_return;
     }
     const std::string_view text(static_cast<const char*>(buf.cdata().data()), buf.size());
-    if (text.ends_with(heartbeat_suffix)) {
+    if (is_heartbeat(text)) {
       ++st->heartbeats;
       if (const auto epoch = st->hb_epoch.load(); epoch != heartbeat_epoch) {
         heartbeat_epoch = epoch;
         ++st->hb_connections;
       }
-      const auto reply = protocol::serialize(protocol::sign_envelope(
-          key, protocol::message_type::heartbeat_response, boost::json::object()));
+      const auto reply = heartbeat_response(key);
       if (auto [wec, wn] = co_await ws.async_write(net::buffer(reply), use_nothrow); wec) {
         if (!st->stopping) ++st->closed;
         co_return;
