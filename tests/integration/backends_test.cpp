@@ -162,7 +162,7 @@ class ClusterTest : public MinerTest {
     auto args = wallet_flags("validator");
     args.insert(args.begin(), BETTENSOR_VALIDATOR_BIN);
     for (const auto* a :
-         {"--websocket.address=127.0.0.1", "--websocket.port=0", "--log.level=info"})
+         {"--websocket.address=127.0.0.1", "--websocket.port=0", "--log.level=debug"})
       args.emplace_back(a);
     args.push_back("--metagraph.file=" + (dir_ / "metagraph.json").string());
     args.push_back("--games.file=" + (dir_ / "games.json").string());
@@ -280,6 +280,10 @@ TEST_F(ClusterTest, AnIdSentToBothIsStoredOnceAndANewConnectionClosesTheOldOneEl
   on_a->send(prediction_frame(miners_[0], prediction(miners_[0], "both-1")));
   const auto first = confirm(*on_a);
   EXPECT_EQ(first.status, "success") << first.message;
+  // Which connection is the older one is decided by the order of the announcements in the
+  // database: the new one is made once this one's announcement has come back to A.
+  ASSERT_TRUE(eventually(
+      [&] { return log_contains(a_, "this connection is announced to the other instances"); }));
 
   port_ = b_.port;
   auto on_b = connect(miners_[0]);

@@ -104,19 +104,24 @@ void validator_service::impl::on_session_announced(const std::string& payload) {
     return spdlog::warn("Ignored a malformed session announcement: {}", payload.substr(0, 200));
   }
   bool close = false;
+  bool ours = false;
   {
     std::lock_guard lock(sessions_mutex);
     auto it = local_sessions.find(hotkey);
     if (it == local_sessions.end()) return;
     if (instance == instance_id) {
-      if (it->second.token == token) it->second.announced = true;
-      return;
-    }
-    // Another instance's connection, announced after ours: ours is the older one.
-    if (it->second.announced) {
+      if (it->second.token != token) return;
+      it->second.announced = true;
+      ours = true;
+    } else if (it->second.announced) {
+      // Another instance's connection, announced after ours: ours is the older one.
       close = true;
       local_sessions.erase(it);
     }
+  }
+  if (ours) {
+    // From here on, a connection of this hotkey announced by another instance is the newer one.
+    return spdlog::debug("Miner {}: this connection is announced to the other instances", hotkey);
   }
   if (!close) return;
   m->cluster_takeovers->Increment();
