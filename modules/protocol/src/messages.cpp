@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "bettensor/protocol/canonical_json.hpp"
+
 namespace bettensor::protocol {
 
 namespace json = boost::json;
@@ -318,6 +320,64 @@ json::value to_json(const team_game_prediction& p) {
   o["outcome"] = p.outcome;
   o["payout"] = p.payout;
   return o;
+}
+
+void append_canonical(std::string& out, const team_game_prediction& p) {
+  // The keys of to_json(p) in code point order, each value as append_canonical writes it.
+  const auto number = [&](double d) { append_python_float(out, d); };
+  const auto optional_number = [&](const std::optional<double>& d) {
+    if (d) {
+      append_python_float(out, *d);
+    } else {
+      out += "null";
+    }
+  };
+  out += "{\"confidence_score\": ";
+  optional_number(p.confidence_score);
+  out += ", \"game_id\": ";
+  append_python_string(out, p.game_id);
+  out += ", \"miner_uid\": ";
+  append_python_string(out, p.miner_uid);
+  out += ", \"model_name\": ";
+  if (p.model_name) {
+    append_python_string(out, *p.model_name);
+  } else {
+    out += "null";
+  }
+  out += ", \"outcome\": ";
+  append_python_string(out, p.outcome);
+  out += ", \"payout\": ";
+  number(p.payout);
+  out += ", \"predicted_odds\": ";
+  number(p.predicted_odds);
+  out += ", \"predicted_outcome\": ";
+  std::int64_t outcome_number = 0;
+  const auto* first = p.predicted_outcome.data();
+  const auto* last = first + p.predicted_outcome.size();
+  if (p.predicted_outcome_is_number && std::from_chars(first, last, outcome_number).ptr == last) {
+    std::array<char, 24> digits{};
+    const auto r = std::to_chars(digits.data(), digits.data() + digits.size(), outcome_number);
+    out.append(digits.data(), r.ptr);
+  } else {
+    append_python_string(out, p.predicted_outcome);
+  }
+  out += ", \"prediction_date\": ";
+  append_python_string(out, p.prediction_date);
+  out += ", \"prediction_id\": ";
+  append_python_string(out, p.prediction_id);
+  out += ", \"team_a\": ";
+  append_python_string(out, p.team_a);
+  out += ", \"team_a_odds\": ";
+  number(p.team_a_odds);
+  out += ", \"team_b\": ";
+  append_python_string(out, p.team_b);
+  out += ", \"team_b_odds\": ";
+  number(p.team_b_odds);
+  out += ", \"tie_odds\": ";
+  optional_number(p.tie_odds);
+  out += ", \"wager\": ";
+  number(p.wager);
+  out.push_back('}');
 }
 
 json::value to_json(const team_game& g) {

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+#include <random>
+
 #include "bettensor/protocol/canonical_json.hpp"
 #include "bettensor/protocol/json.hpp"
 #include "bettensor/protocol/messages.hpp"
@@ -31,6 +34,74 @@ TEST(Messages, PredictionRoundTripsToTheSameCanonicalText) {
   EXPECT_EQ(p->miner_uid, "7");
   EXPECT_EQ(p->tie_odds, 0.0);
   EXPECT_EQ(to_canonical(to_json(*p)), to_canonical(v));
+}
+
+// The stored copy written field by field is the text of the JSON object, whatever the fields
+// hold: escapes, invalid UTF-8, Python's float forms, absent optionals, numeric outcomes.
+TEST(Messages, PredictionWrittenDirectlyIsItsCanonicalText) {
+  const auto from_object = [](const team_game_prediction& p) { return to_canonical(to_json(p)); };
+  const auto direct = [](const team_game_prediction& p) {
+    std::string out = "prefix ";  // appends
+    append_canonical(out, p);
+    return out.substr(7);
+  };
+  const auto reference = parse_prediction(parsed(prediction_json));
+  ASSERT_TRUE(reference);
+  EXPECT_EQ(direct(*reference), from_object(*reference));
+
+  const std::vector<std::string> texts = {"",
+                                          "Tie",
+                                          "a\"b\\c\n\t\x01",
+                                          "\xc3\xa9t\xc3\xa9",
+                                          "\xf0\x9f\x8f\x88 emoji",
+                                          "\xff\xfe",
+                                          "0",
+                                          "2",
+                                          "-1",
+                                          "01",
+                                          "2x",
+                                          " 1",
+                                          "99999999999999999999"};
+  const std::vector<double> numbers = {0.0,
+                                       -0.0,
+                                       1.0,
+                                       25.5,
+                                       1e16,
+                                       1e-5,
+                                       0.0001,
+                                       123456789.125,
+                                       std::numeric_limits<double>::infinity(),
+                                       -std::numeric_limits<double>::infinity(),
+                                       std::numeric_limits<double>::quiet_NaN(),
+                                       std::numeric_limits<double>::denorm_min(),
+                                       std::numeric_limits<double>::max()};
+  std::mt19937_64 rng(17);
+  const auto text = [&] { return texts[rng() % texts.size()]; };
+  const auto number = [&] {
+    return rng() % 3 == 0 ? numbers[rng() % numbers.size()]
+                          : std::uniform_real_distribution<double>(-1e6, 1e6)(rng);
+  };
+  for (int i = 0; i < 2000; ++i) {
+    team_game_prediction p;
+    p.prediction_id = text();
+    p.game_id = text();
+    p.miner_uid = text();
+    p.prediction_date = text();
+    p.predicted_outcome = text();
+    p.predicted_outcome_is_number = rng() % 2 == 0;
+    p.predicted_odds = number();
+    p.team_a = text();
+    p.team_b = text();
+    p.wager = number();
+    p.team_a_odds = number();
+    p.team_b_odds = number();
+    if (rng() % 2 == 0) p.tie_odds = number();
+    if (rng() % 2 == 0) p.model_name = text();
+    if (rng() % 2 == 0) p.confidence_score = number();
+    p.outcome = text();
+    p.payout = number();
+    ASSERT_EQ(direct(p), from_object(p)) << "case " << i;
+  }
 }
 
 TEST(Messages, PredictionErrorsNameTheField) {

@@ -114,7 +114,9 @@ bool miner_store::add_prediction(const protocol::team_game_prediction& p) {
                         "ON CONFLICT (prediction_id) DO NOTHING");
     q.bind(1, p.prediction_id);
     q.bind(2, p.game_id);
-    q.bind(3, protocol::to_canonical(protocol::to_json(p)));
+    std::string data;
+    protocol::append_canonical(data, p);
+    q.bind(3, data);
     return q.exec() > 0;  // autocommit: durable (synchronous=FULL) when this returns
   });
 }

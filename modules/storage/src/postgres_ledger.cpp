@@ -174,7 +174,8 @@ void postgres_ledger::record(const std::vector<ledger_entry>& batch) {
     const auto& p = e.prediction;
     const std::string wager = detail::pg_number(p.wager);
     const std::string received = protocol::format_timestamp(e.received);
-    const std::string data = protocol::to_canonical(protocol::to_json(p));
+    std::string data;
+    protocol::append_canonical(data, p);
     c.exec_prepared(
         "insert_verdict",
         {p.prediction_id.c_str(), e.hotkey.c_str(), p.miner_uid.c_str(), p.game_id.c_str(),

@@ -307,6 +307,7 @@ struct sqlite_ledger::impl {
   std::optional<SQLite::Statement> theirs_find;
   bool has_miner_stats = false;
   std::optional<SQLite::Transaction> tx;
+  std::string stored_text;  // record()'s buffer for each prediction's stored copy
   // game_data as last read: the file's data_version then, and the set's canonical text.
   std::optional<std::int64_t> data_version;
   std::string games_text;
@@ -375,7 +376,10 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
     for (const auto& e : batch) {
       const auto& p = e.prediction;
       const std::string received = protocol::format_timestamp(e.received);
-      const std::string data = protocol::to_canonical(protocol::to_json(p));
+      // The stored copy, in a buffer kept between predictions: rebound before each exec().
+      auto& data = impl_->stored_text;
+      data.clear();
+      protocol::append_canonical(data, p);
       insert.reset();
       insert.bindNoCopy(1, p.prediction_id);
       insert.bindNoCopy(2, e.hotkey);

@@ -156,4 +156,8 @@ boost::json::value to_json(const confirmation& c);
 boost::json::value to_json(const welcome& w);
 boost::json::value to_json(const error_data& e);
 
+/// Appends to_canonical(to_json(p)), byte for byte, written field by field without building the
+/// object: a prediction's stored copy, made once per prediction on the storage thread.
+void append_canonical(std::string& out, const team_game_prediction& p);
+
 }  // namespace bettensor::protocol
