@@ -10,10 +10,16 @@
 namespace bettensor::crypto {
 
 std::string to_hex(bytes_view bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();  // sodium writes a terminating NUL
+  std::string out;
+  append_hex(out, bytes);
   return out;
+}
+
+void append_hex(std::string& out, bytes_view bytes) {
+  const std::size_t at = out.size();
+  out.resize(at + bytes.size() * 2 + 1);
+  sodium_bin2hex(out.data() + at, bytes.size() * 2 + 1, bytes.data(), bytes.size());
+  out.pop_back();  // sodium writes a terminating NUL
 }
 
 namespace {

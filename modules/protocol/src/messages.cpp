@@ -380,6 +380,24 @@ void append_canonical(std::string& out, const team_game_prediction& p) {
   out.push_back('}');
 }
 
+void append_confirmation(std::string& out, std::string_view prediction_id, std::string_view status,
+                         std::string_view message, std::string_view timestamp,
+                         const json::object* miner_stats) {
+  out += "{\"message\": ";
+  append_python_string(out, message);
+  if (miner_stats != nullptr) {
+    out += ", \"miner_stats\": ";
+    append_canonical_without(out, *miner_stats, {});  // as append_canonical writes an object
+  }
+  out += ", \"prediction_id\": ";
+  append_python_string(out, prediction_id);
+  out += ", \"status\": ";
+  append_python_string(out, status);
+  out += ", \"timestamp\": ";
+  append_python_string(out, timestamp);
+  out.push_back('}');
+}
+
 json::value to_json(const team_game& g) {
   json::object o;
   o["game_id"] = g.game_id;

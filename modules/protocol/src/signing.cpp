@@ -14,13 +14,10 @@ namespace {
 
 constexpr std::size_t signature_hex_chars = crypto::signature_size * 2;
 
-// Envelope keys in code point order: data, nonce, sender, [signature,] timestamp, type.
-std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
+// Envelope keys in code point order: data, nonce, sender, [signature,] timestamp, type. The
+// caller has written `{"data": ` and the data's canonical text.
+void append_envelope_rest(std::string& out, std::string_view type, std::string_view sender,
                           std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
-  std::string out;
-  out.reserve(256);
-  out += "{\"data\": ";
-  append_canonical(out, data);
   out += ", \"nonce\": ";
   append_python_string(out, nonce);
   out += ", \"sender\": ";
@@ -34,6 +31,17 @@ std::string envelope_text(std::string_view type, std::string_view sender, const 
   out += ", \"type\": ";
   append_python_string(out, type);
   out.push_back('}');
+}
+
+constexpr std::string_view data_key = "{\"data\": ";
+
+std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
+                          std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
+  std::string out;
+  out.reserve(256);
+  out += data_key;
+  append_canonical(out, data);
+  append_envelope_rest(out, type, sender, ts, nonce, sig_hex);
   return out;
 }
 
@@ -63,6 +71,30 @@ envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, json
   const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
   e.signature = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
   return e;
+}
+
+std::string sign_envelope_text(const crypto::hotkey& signer, std::string_view type,
+                               std::string_view data_text, timestamp now) {
+  const std::string ts = format_timestamp(now);
+  // The signed text and the hex digits in buffers kept by the thread: the wire text is the one
+  // string this allocates beyond the timestamp.
+  thread_local std::string text;
+  thread_local std::string digits;  // the nonce's 32, then the signature's 128
+  std::array<std::uint8_t, 16> r{};
+  crypto::pooled_random_bytes(r);
+  digits.clear();
+  crypto::append_hex(digits, r);
+  const std::size_t nonce_size = digits.size();
+  text.assign(data_key).append(data_text);
+  append_envelope_rest(text, type, signer.ss58, ts, digits, {});
+  crypto::append_hex(digits, signer.keypair.sign(crypto::as_bytes(text)));
+  const std::string_view hex = digits;
+  std::string out;
+  out.reserve(text.size() + hex.size() + 20);
+  out.assign(data_key).append(data_text);
+  append_envelope_rest(out, type, signer.ss58, ts, hex.substr(0, nonce_size),
+                       hex.substr(nonce_size));
+  return out;
 }
 
 std::string serialize(const envelope& e) {

@@ -104,6 +104,22 @@ TEST(Messages, PredictionWrittenDirectlyIsItsCanonicalText) {
   }
 }
 
+TEST(Messages, ConfirmationWrittenFromItsPartsIsItsCanonicalText) {
+  const json::object stats = {
+      {"miner_uid", "7"}, {"miner_rank", "3"}, {"z", "\xc3\xa9"}, {"a\"b", "x"}};
+  for (const std::string message : {"", "Prediction rejected: \"x\"\n", "\xff"}) {
+    for (const bool with_stats : {false, true}) {
+      confirmation c{"8b2f4e0a-6c1d", message.empty() ? "success" : "error", message,
+                     "2026-12-07T10:00:00.123456+00:00", std::nullopt};
+      if (with_stats) c.miner_stats = stats;
+      std::string out;
+      append_confirmation(out, c.prediction_id, c.status, c.message, c.timestamp,
+                          with_stats ? &stats : nullptr);
+      EXPECT_EQ(out, to_canonical(to_json(c))) << message << " " << with_stats;
+    }
+  }
+}
+
 TEST(Messages, PredictionErrorsNameTheField) {
   struct bad_case {
     std::string field;

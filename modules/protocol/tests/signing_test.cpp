@@ -80,6 +80,39 @@ TEST(Signing, OwnEnvelopesRoundTrip) {
   EXPECT_NE(wire.find("\"wager\": 25.0"), std::string::npos);  // stays a float on the wire
 }
 
+// An envelope signed from its data's text is the envelope sign_envelope makes of that data: the
+// same wire text for the same nonce and timestamp, and it opens with the signer's key.
+TEST(Signing, EnvelopeFromDataTextIsTheSignedEnvelopeOfThatData) {
+  const auto signer = make_hotkey();
+  const json::value data = {{"prediction_id", "p-1"},
+                            {"status", "success"},
+                            {"message", ""},
+                            {"timestamp", "2026-12-07T10:00:00.5+00:00"},
+                            {"n", 2.5},
+                            {"miner_stats", {{"uid", "7"}, {"b", "M\xc3\xbcnchen"}}}};
+  const timestamp at = now_utc();
+  const std::string wire =
+      sign_envelope_text(signer, message_type::confirmation, to_canonical(data), at);
+  replay_guard nonces;
+  const frame_expectations expect{signer.ss58, &signer.keypair.public_key_bytes(), at, 300s,
+                                  &nonces};
+  const auto opened = open_envelope(wire, expect);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ(opened->type, message_type::confirmation);
+  EXPECT_EQ(opened->data, data);
+  EXPECT_EQ(opened->timestamp, format_timestamp(at));
+  EXPECT_EQ(opened->nonce.size(), 32U);
+  EXPECT_EQ(serialize(envelope{std::string(message_type::confirmation), signer.ss58, data,
+                               opened->timestamp, opened->nonce, opened->signature}),
+            wire);
+  // A second one has a fresh nonce.
+  const std::string again =
+      sign_envelope_text(signer, message_type::confirmation, to_canonical(data), at);
+  const auto reopened = open_envelope(again, expect);
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  EXPECT_NE(reopened->nonce, opened->nonce);
+}
+
 TEST(Signing, EnvelopeChecksInSpecOrder) {
   const auto signer = make_hotkey();
   const auto other = make_hotkey();

@@ -200,6 +200,10 @@ frame_ptr server::make_frame(std::string_view type, boost::json::value data) con
   return impl_->shared->make_frame(type, std::move(data));
 }
 
+frame_ptr server::make_frame_from_text(std::string_view type, std::string_view data_text) const {
+  return impl_->shared->make_frame_from_text(type, data_text);
+}
+
 std::size_t server::broadcast(const frame_ptr& frame) {
   auto targets = impl_->shared->hub.authenticated_sessions();
   const std::size_t n = targets.size();

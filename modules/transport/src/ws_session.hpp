@@ -37,6 +37,11 @@ struct ws_shared {
         frame{protocol::serialize(protocol::sign_envelope(identity, type, std::move(data))),
               protocol::kind_of_type(type)});
   }
+  [[nodiscard]] frame_ptr make_frame_from_text(std::string_view type,
+                                               std::string_view data_text) const {
+    return std::make_shared<const frame>(frame{
+        protocol::sign_envelope_text(identity, type, data_text), protocol::kind_of_type(type)});
+  }
   [[nodiscard]] session_limits limits() const;
 
   server_config cfg;

@@ -117,9 +117,13 @@ transport::frame_ptr validator_service::impl::confirmation_frame(const std::stri
                                                                  const storage::verdict& v) const {
   const bool timed = metrics::stage_sampled(metrics::stage::sign);
   const double t0 = timed ? metrics::thread_cpu_seconds() : 0;
-  protocol::confirmation c{prediction_id, v.accepted() ? "success" : "error", v.message,
-                           protocol::format_timestamp(protocol::now_utc()), v.miner_stats};
-  auto frame = server->make_frame(protocol::message_type::confirmation, protocol::to_json(c));
+  // The data's text in a buffer kept by the thread, written from the verdict's parts.
+  thread_local std::string data;
+  data.clear();
+  protocol::append_confirmation(data, prediction_id, v.accepted() ? "success" : "error", v.message,
+                                protocol::format_timestamp(protocol::now_utc()),
+                                v.miner_stats ? &*v.miner_stats : nullptr);
+  auto frame = server->make_frame_from_text(protocol::message_type::confirmation, data);
   if (timed) {
     metrics::at(m->stage_seconds, metrics::stage::sign)
         .Increment((metrics::thread_cpu_seconds() - t0) * metrics::stage_sample_every);

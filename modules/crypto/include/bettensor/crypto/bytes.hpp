@@ -19,6 +19,8 @@ inline bytes_view as_bytes(std::string_view s) noexcept {
 
 /// Lowercase hex, no prefix.
 std::string to_hex(bytes_view bytes);
+/// Appends the same digits to `out`.
+void append_hex(std::string& out, bytes_view bytes);
 
 /// Decodes hex (either case, optional "0x" prefix when `allow_prefix`). Returns nullopt on an odd
 /// length or a non-hex character.

@@ -159,5 +159,10 @@ boost::json::value to_json(const error_data& e);
 /// Appends to_canonical(to_json(p)), byte for byte, written field by field without building the
 /// object: a prediction's stored copy, made once per prediction on the storage thread.
 void append_canonical(std::string& out, const team_game_prediction& p);
+/// Appends to_canonical(to_json(c)) the same way for the confirmation c of these parts, without
+/// copying them into one: each confirmation's data.
+void append_confirmation(std::string& out, std::string_view prediction_id, std::string_view status,
+                         std::string_view message, std::string_view timestamp,
+                         const boost::json::object* miner_stats);
 
 }  // namespace bettensor::protocol

@@ -28,6 +28,12 @@ std::string envelope_signing_text(std::string_view type, std::string_view sender
 envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, boost::json::value data,
                        timestamp now = now_utc());
 
+/// The wire text of an envelope from `signer` whose data has the canonical text `data_text`,
+/// signed and stamped as sign_envelope does: the text serialize(sign_envelope(...)) gives for
+/// that data, built without JSON objects (each confirmation is one).
+std::string sign_envelope_text(const crypto::hotkey& signer, std::string_view type,
+                               std::string_view data_text, timestamp now = now_utc());
+
 /// The wire text of an envelope: the canonical text of all six fields (any key order is valid
 /// on the wire; the canonical one keeps floats in Python's form).
 std::string serialize(const envelope& e);

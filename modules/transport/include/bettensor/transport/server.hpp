@@ -164,6 +164,9 @@ class server {
 
   /// Signs an envelope from this validator and serialises it once.
   [[nodiscard]] frame_ptr make_frame(std::string_view type, boost::json::value data) const;
+  /// The same frame from the canonical text of its data (no JSON object built).
+  [[nodiscard]] frame_ptr make_frame_from_text(std::string_view type,
+                                               std::string_view data_text) const;
   /// Queues one shared frame to every authenticated connection; returns how many.
   std::size_t broadcast(const frame_ptr& frame);
   /// Every connection, authenticated or not.
