@@ -111,9 +111,9 @@ namespace {
 
 using strict_parser = json::basic_parser<strict_handler>;
 
-result<json::value> parse_with(strict_parser& p, std::string_view text) {
+result<json::value> parse_with(strict_parser& p, std::string_view text, json::storage_ptr sp) {
   p.reset();
-  p.handler().st.reset();
+  p.handler().st.reset(std::move(sp));
   p.handler().number_text.clear();
   p.handler().refusal = nullptr;
   json::error_code ec;
@@ -128,7 +128,7 @@ result<json::value> parse_with(strict_parser& p, std::string_view text) {
 
 }  // namespace
 
-result<json::value> parse_json(std::string_view text, parse_limits limits) {
+result<json::value> parse_json(std::string_view text, parse_limits limits, json::storage_ptr sp) {
   json::parse_options opts;
   opts.max_depth = limits.max_depth;
   if (limits.max_depth == parse_limits{}.max_depth) {
@@ -136,10 +136,10 @@ result<json::value> parse_json(std::string_view text, parse_limits limits) {
     // space are kept between documents (at most the largest message's worth), instead of a
     // few allocations per message.
     thread_local strict_parser usual(opts, json::storage_ptr());
-    return parse_with(usual, text);
+    return parse_with(usual, text, std::move(sp));
   }
   strict_parser p(opts, json::storage_ptr());
-  return parse_with(p, text);
+  return parse_with(p, text, std::move(sp));
 }
 
 }  // namespace bettensor::protocol

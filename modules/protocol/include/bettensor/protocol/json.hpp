@@ -17,7 +17,9 @@ struct parse_limits {
 /// Parses one JSON document. Refuses (with an "Invalid message format: ..." error, never an
 /// exception) invalid JSON or UTF-8, trailing text, nesting deeper than the limit, and integer
 /// literals outside the 64-bit range: Python would keep such integers exactly, a double cannot,
-/// so accepting them would only make the signed text disagree.
-result<boost::json::value> parse_json(std::string_view text, parse_limits limits = {});
+/// so accepting them would only make the signed text disagree. The value's memory comes from
+/// `sp` (the default heap when null).
+result<boost::json::value> parse_json(std::string_view text, parse_limits limits = {},
+                                      boost::json::storage_ptr sp = {});
 
 }  // namespace bettensor::protocol
