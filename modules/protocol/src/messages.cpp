@@ -163,17 +163,18 @@ result<envelope> parse_envelope(json::value&& v) {
   json::object* o = v.if_object();
   if (o == nullptr) return not_an_object("message");
   field_reader r(*o);
-  envelope e;
-  e.type = r.string("type");
-  e.sender = r.string("sender");
+  std::string type = r.string("type");
+  std::string sender = r.string("sender");
   r.object("data");
-  e.timestamp = r.string("timestamp");
-  e.nonce = r.string("nonce");
-  e.signature = r.string("signature");
+  std::string timestamp = r.string("timestamp");
+  std::string nonce = r.string("nonce");
+  std::string signature = r.string("signature");
   if (!r.ok()) return r.take_error();
-  if (e.type.empty()) return invalid_format("field 'type' must not be empty");
-  e.data = std::move(o->at("data"));
-  return e;
+  if (type.empty()) return invalid_format("field 'type' must not be empty");
+  // Move-constructed, so the data stays in the memory it was parsed into (an assignment to a
+  // value of another memory resource would copy it).
+  return envelope{std::move(type),      std::move(sender), json::value(std::move(o->at("data"))),
+                  std::move(timestamp), std::move(nonce),  std::move(signature)};
 }
 
 result<team_game_prediction> parse_prediction(const json::value& v) {
