@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -169,19 +170,26 @@ struct validator_store::impl {
     return {batch.size(), verdict::refused(protocol::rejection::storage_failure)};
   }
 
-  // What a batch already decided: an id seen twice, and the wagers it accepted per hotkey and day.
+  // What a batch already decided: an id seen twice, and the wagers it accepted per hotkey and
+  // day. The keys view the batch's requests, which outlive it.
   struct batch_state {
+    using miner_day = std::pair<std::string_view, std::int64_t>;  // hotkey, days since 1970
+    struct miner_day_hash {
+      std::size_t operator()(const miner_day& k) const noexcept {
+        return std::hash<std::string_view>()(k.first) ^ (std::hash<std::int64_t>()(k.second) * 31U);
+      }
+    };
     explicit batch_state(std::size_t n) {
       decided.reserve(n);
       added.reserve(n);
     }
-    std::unordered_map<std::string, std::size_t> decided;  // prediction_id → its entry
-    std::unordered_map<std::string, double> added;         // "hotkey day" → wagers accepted
+    std::unordered_map<std::string_view, std::size_t> decided;    // prediction_id → its entry
+    std::unordered_map<miner_day, double, miner_day_hash> added;  // wagers accepted
   };
 
   // The pipeline's order: a known id gets its original verdict; otherwise the rules, then the
   // daily limit over what is stored plus what this batch accepted.
-  // The request is copied, not moved, into its entry: a batch may be decided more than once.
+  // The entry refers to the request, which stays as it is: a batch may be decided more than once.
   verdict decide(const request& r, std::vector<ledger_entry>& entries, batch_state& seen) {
     const auto& p = r.prediction;
     if (const auto it = seen.decided.find(p.prediction_id); it != seen.decided.end()) {
@@ -194,9 +202,11 @@ struct validator_store::impl {
     if (r.rules) {
       if (const auto broken = r.rules(p)) v = verdict::refused(*broken);
     }
-    std::string day = utc_day(r.received);
+    std::string day = utc_day(r.received);  // "2026-11-29": within std::string's own buffer
     if (v.accepted()) {
-      auto& in_batch = seen.added[r.miner.hotkey + ' ' + day];
+      const auto day_number =
+          std::chrono::floor<std::chrono::days>(r.received).time_since_epoch().count();
+      auto& in_batch = seen.added[{r.miner.hotkey, day_number}];
       if (ledger->daily_total(r.miner.hotkey, day) + in_batch + p.wager > opts.daily_wager_limit) {
         v = verdict::refused(protocol::rejection::daily_limit);
       } else {

@@ -34,11 +34,12 @@ struct verdict {
   static verdict refused(protocol::rejection r) { return {r, std::string(protocol::text(r))}; }
 };
 
-/// One decided prediction, as record() writes it.
+/// One decided prediction, as record() writes it. The hotkey and the prediction are the
+/// request's own, not copies: they outlive the record() call.
 struct ledger_entry {
-  std::string hotkey;
+  const std::string& hotkey;
   std::optional<std::int64_t> uid;  // the miner's uid in the metagraph, when the caller knows it
-  protocol::team_game_prediction prediction;
+  const protocol::team_game_prediction& prediction;
   protocol::timestamp received;
   std::string utc_day;  // of `received`: the day its wager counts towards
   verdict decision;
