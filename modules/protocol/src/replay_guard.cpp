@@ -57,7 +57,7 @@ result<void> replay_guard::check_locked(sender_state* st, std::string_view nonce
 result<void> replay_guard::check(std::string_view sender, std::string_view nonce, timestamp now) {
   const digest d = digest_of(nonce);
   std::lock_guard lock(mutex_);
-  const auto it = senders_.find(std::string(sender));
+  const auto it = senders_.find(sender);
   return check_locked(it == senders_.end() ? nullptr : &it->second, nonce, d, now);
 }
 
@@ -72,7 +72,9 @@ result<void> replay_guard::check_and_record(std::string_view sender, std::string
       it = it->second.seen.empty() ? senders_.erase(it) : std::next(it);
     }
   }
-  auto& st = senders_[std::string(sender)];
+  auto it = senders_.find(sender);
+  if (it == senders_.end()) it = senders_.emplace(std::string(sender), sender_state{}).first;
+  auto& st = it->second;
   if (auto ok = check_locked(&st, nonce, d, now); !ok) return ok;
   st.seen.insert(d);
   st.expiry.push_back(entry{message_time + limits_.window, d});

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -70,7 +71,14 @@ class replay_guard {
   limits limits_;
   std::array<std::uint8_t, 16> key_{};
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, sender_state> senders_;
+  // Looked up by the sender's string_view, without building a string.
+  struct sender_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>()(s);
+    }
+  };
+  std::unordered_map<std::string, sender_state, sender_hash, std::equal_to<>> senders_;
   std::size_t total_ = 0;
   std::size_t records_ = 0;
   static constexpr std::size_t sweep_every = 1024;
