@@ -1,5 +1,6 @@
 #include "bettensor/protocol/canonical_json.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -224,7 +225,8 @@ void append_canonical(std::string& out, const boost::json::value& v) {
 void append_canonical_without(std::string& out, const boost::json::object& o,
                               std::string_view skipped_key) {
   // Code point order equals UTF-8 byte order, which is how string_view compares.
-  std::vector<const boost::json::key_value_pair*> members;
+  // Every message's objects fit the inline space: no allocation for the sort.
+  boost::container::small_vector<const boost::json::key_value_pair*, 32> members;
   members.reserve(o.size());
   for (const auto& kv : o) {
     if (skipped_key.empty() || kv.key() != skipped_key) members.push_back(&kv);

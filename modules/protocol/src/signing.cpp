@@ -38,7 +38,7 @@ constexpr std::string_view data_key = "{\"data\": ";
 std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
                           std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
   std::string out;
-  out.reserve(256);
+  out.reserve(1024);  // a prediction's text (about 700 bytes) without growing
   out += data_key;
   append_canonical(out, data);
   append_envelope_rest(out, type, sender, ts, nonce, sig_hex);
