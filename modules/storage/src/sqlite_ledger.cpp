@@ -328,7 +328,7 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
     impl_->begin();
     auto& q = impl_->find_verdict;
     q.reset();
-    q.bind(1, prediction_id);
+    q.bindNoCopy(1, prediction_id);  // cleared below: no pointer to the caller's text is kept
     // Each statement is reset once read: one left on a row would hold a read snapshot open
     // after the commit, and with another process writing the file the next BEGIN IMMEDIATE
     // would then fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
@@ -337,10 +337,13 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
       const bool accepted = q.getColumn(0).getInt() != 0;
       std::string text = q.getColumn(1).getString();
       q.reset();
+      q.clearBindings();
       if (accepted) return verdict{{}, {}, true};
       const auto reason = protocol::rejection_of_text(text);
       return verdict{reason, std::move(text), true};
     }
+    q.reset();
+    q.clearBindings();
     // A prediction the neuron already holds (it came another way): stored, so accepted.
     if (impl_->theirs_find) {
       auto& t = *impl_->theirs_find;
@@ -359,10 +362,11 @@ double sqlite_ledger::daily_total(const std::string& hotkey, const std::string& 
     impl_->begin();
     auto& q = impl_->find_total;
     q.reset();
-    q.bind(1, hotkey);
-    q.bind(2, day);
+    q.bindNoCopy(1, hotkey);
+    q.bindNoCopy(2, day);
     const double total = q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
     q.reset();
+    q.clearBindings();  // no pointer to the caller's texts is kept
     return total;
   });
 }
@@ -383,7 +387,7 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
       insert.reset();
       insert.bindNoCopy(1, p.prediction_id);
       insert.bindNoCopy(2, e.hotkey);
-      insert.bind(3, p.miner_uid);
+      insert.bindNoCopy(3, p.miner_uid);
       insert.bindNoCopy(4, p.game_id);
       insert.bind(5, p.wager);
       insert.bind(6, e.decision.accepted() ? 1 : 0);
