@@ -75,11 +75,13 @@ envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, json
 
 std::string sign_envelope_text(const crypto::hotkey& signer, std::string_view type,
                                std::string_view data_text, timestamp now) {
-  const std::string ts = format_timestamp(now);
-  // The signed text and the hex digits in buffers kept by the thread: the wire text is the one
-  // string this allocates beyond the timestamp.
+  // The signed text, the timestamp and the hex digits in buffers kept by the thread: the wire
+  // text is the one string this allocates.
   thread_local std::string text;
+  thread_local std::string ts;
   thread_local std::string digits;  // the nonce's 32, then the signature's 128
+  ts.clear();
+  append_timestamp(ts, now);
   std::array<std::uint8_t, 16> r{};
   crypto::pooled_random_bytes(r);
   digits.clear();

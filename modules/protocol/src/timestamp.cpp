@@ -25,6 +25,12 @@ char* put_digits(char* end, long long value, int width) noexcept {
 }  // namespace
 
 std::string format_timestamp(timestamp t) {
+  std::string out;
+  append_timestamp(out, t);
+  return out;
+}
+
+void append_timestamp(std::string& out, timestamp t) {
   const auto day = chr::floor<chr::days>(t);
   const chr::year_month_day ymd{day};
   const chr::hh_mm_ss<chr::microseconds> hms{t - day};
@@ -37,13 +43,13 @@ std::string format_timestamp(timestamp t) {
                           static_cast<int>(hms.hours().count()),
                           static_cast<int>(hms.minutes().count()),
                           static_cast<long long>(hms.seconds().count()));
-    std::string out(buf.data(), static_cast<std::size_t>(n));
+    out.append(buf.data(), static_cast<std::size_t>(n));
     if (us != 0) {
       n = std::snprintf(buf.data(), buf.size(), ".%06lld", static_cast<long long>(us));
       out.append(buf.data(), static_cast<std::size_t>(n));
     }
     out += "+00:00";
-    return out;
+    return;
   }
   // YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00, as Python's isoformat() writes it; no printf per
   // confirmation.
@@ -67,7 +73,7 @@ std::string format_timestamp(timestamp t) {
     n = 26;
   }
   for (const char c : {'+', '0', '0', ':', '0', '0'}) p[n++] = c;
-  return {p, n};
+  out.append(p, n);
 }
 
 namespace {

@@ -307,7 +307,8 @@ struct sqlite_ledger::impl {
   std::optional<SQLite::Statement> theirs_find;
   bool has_miner_stats = false;
   std::optional<SQLite::Transaction> tx;
-  std::string stored_text;  // record()'s buffer for each prediction's stored copy
+  std::string stored_text;    // record()'s buffers for each prediction's stored copy
+  std::string received_text;  // and the time it was received
   // game_data as last read: the file's data_version then, and the set's canonical text.
   std::optional<std::int64_t> data_version;
   std::string games_text;
@@ -379,8 +380,10 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
     // The texts are bound without a copy: each outlives the statement's exec().
     for (const auto& e : batch) {
       const auto& p = e.prediction;
-      const std::string received = protocol::format_timestamp(e.received);
-      // The stored copy, in a buffer kept between predictions: rebound before each exec().
+      // The texts made here in buffers kept between predictions: rebound before each exec().
+      auto& received = impl_->received_text;
+      received.clear();
+      protocol::append_timestamp(received, e.received);
       auto& data = impl_->stored_text;
       data.clear();
       protocol::append_canonical(data, p);

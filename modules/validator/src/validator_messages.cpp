@@ -119,10 +119,12 @@ transport::frame_ptr validator_service::impl::confirmation_frame(const std::stri
   const double t0 = timed ? metrics::thread_cpu_seconds() : 0;
   // The data's text in a buffer kept by the thread, written from the verdict's parts.
   thread_local std::string data;
+  thread_local std::string now;
   data.clear();
+  now.clear();
+  protocol::append_timestamp(now, protocol::now_utc());
   protocol::append_confirmation(data, prediction_id, v.accepted() ? "success" : "error", v.message,
-                                protocol::format_timestamp(protocol::now_utc()),
-                                v.miner_stats ? &*v.miner_stats : nullptr);
+                                now, v.miner_stats ? &*v.miner_stats : nullptr);
   auto frame = server->make_frame_from_text(protocol::message_type::confirmation, data);
   if (timed) {
     metrics::at(m->stage_seconds, metrics::stage::sign)

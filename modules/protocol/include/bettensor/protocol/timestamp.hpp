@@ -17,6 +17,8 @@ inline constexpr std::chrono::seconds default_timestamp_window{300};
 
 /// "2026-11-29T20:00:00.123456+00:00"; the fraction is omitted when it is zero, as Python does.
 [[nodiscard]] std::string format_timestamp(timestamp t);
+/// Appends the same text to `out` (no allocation when `out` has room).
+void append_timestamp(std::string& out, timestamp t);
 
 /// Accepts "YYYY-MM-DDTHH:MM:SS[.f...][Z|+HH:MM|-HH:MM]" (a space may replace the 'T'; 1 to 9
 /// fraction digits, truncated to microseconds). A timestamp without an offset is taken as UTC.
