@@ -245,6 +245,38 @@ void append_canonical_without(std::string& out, const boost::json::object& o,
   out.push_back('}');
 }
 
+std::string& canonical_members::key(std::string_view k) {
+  out_ += first_ ? "{" : ", ";
+  first_ = false;
+  append_python_string(out_, k);
+  out_ += ": ";
+  return out_;
+}
+
+void canonical_members::text(std::string_view k, std::string_view v) {
+  append_python_string(key(k), v);
+}
+
+void canonical_members::optional_text(std::string_view k, const std::optional<std::string>& v) {
+  if (v) {
+    text(k, *v);
+  } else {
+    key(k) += "null";
+  }
+}
+
+void canonical_members::number(std::string_view k, double v) {
+  append_python_float(key(k), v);
+}
+
+void canonical_members::optional_number(std::string_view k, const std::optional<double>& v) {
+  if (v) {
+    number(k, *v);
+  } else {
+    key(k) += "null";
+  }
+}
+
 std::string to_canonical(const boost::json::value& v) {
   std::string out;
   append_canonical(out, v);

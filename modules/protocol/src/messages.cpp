@@ -325,78 +325,48 @@ json::value to_json(const team_game_prediction& p) {
 
 void append_canonical(std::string& out, const team_game_prediction& p) {
   // The keys of to_json(p) in code point order, each value as append_canonical writes it.
-  const auto number = [&](double d) { append_python_float(out, d); };
-  const auto optional_number = [&](const std::optional<double>& d) {
-    if (d) {
-      append_python_float(out, *d);
-    } else {
-      out += "null";
-    }
-  };
-  out += "{\"confidence_score\": ";
-  optional_number(p.confidence_score);
-  out += ", \"game_id\": ";
-  append_python_string(out, p.game_id);
-  out += ", \"miner_uid\": ";
-  append_python_string(out, p.miner_uid);
-  out += ", \"model_name\": ";
-  if (p.model_name) {
-    append_python_string(out, *p.model_name);
-  } else {
-    out += "null";
-  }
-  out += ", \"outcome\": ";
-  append_python_string(out, p.outcome);
-  out += ", \"payout\": ";
-  number(p.payout);
-  out += ", \"predicted_odds\": ";
-  number(p.predicted_odds);
-  out += ", \"predicted_outcome\": ";
+  canonical_members m(out);
+  m.optional_number("confidence_score", p.confidence_score);
+  m.text("game_id", p.game_id);
+  m.text("miner_uid", p.miner_uid);
+  m.optional_text("model_name", p.model_name);
+  m.text("outcome", p.outcome);
+  m.number("payout", p.payout);
+  m.number("predicted_odds", p.predicted_odds);
   std::int64_t outcome_number = 0;
   const auto* first = p.predicted_outcome.data();
   const auto* last = first + p.predicted_outcome.size();
   if (p.predicted_outcome_is_number && std::from_chars(first, last, outcome_number).ptr == last) {
     std::array<char, 24> digits{};
     const auto r = std::to_chars(digits.data(), digits.data() + digits.size(), outcome_number);
-    out.append(digits.data(), r.ptr);
+    m.key("predicted_outcome").append(digits.data(), r.ptr);
   } else {
-    append_python_string(out, p.predicted_outcome);
+    m.text("predicted_outcome", p.predicted_outcome);
   }
-  out += ", \"prediction_date\": ";
-  append_python_string(out, p.prediction_date);
-  out += ", \"prediction_id\": ";
-  append_python_string(out, p.prediction_id);
-  out += ", \"team_a\": ";
-  append_python_string(out, p.team_a);
-  out += ", \"team_a_odds\": ";
-  number(p.team_a_odds);
-  out += ", \"team_b\": ";
-  append_python_string(out, p.team_b);
-  out += ", \"team_b_odds\": ";
-  number(p.team_b_odds);
-  out += ", \"tie_odds\": ";
-  optional_number(p.tie_odds);
-  out += ", \"wager\": ";
-  number(p.wager);
-  out.push_back('}');
+  m.text("prediction_date", p.prediction_date);
+  m.text("prediction_id", p.prediction_id);
+  m.text("team_a", p.team_a);
+  m.number("team_a_odds", p.team_a_odds);
+  m.text("team_b", p.team_b);
+  m.number("team_b_odds", p.team_b_odds);
+  m.optional_number("tie_odds", p.tie_odds);
+  m.number("wager", p.wager);
+  m.close();
 }
 
 void append_confirmation(std::string& out, std::string_view prediction_id, std::string_view status,
                          std::string_view message, std::string_view timestamp,
                          const json::object* miner_stats) {
-  out += "{\"message\": ";
-  append_python_string(out, message);
+  canonical_members m(out);
+  m.text("message", message);
   if (miner_stats != nullptr) {
-    out += ", \"miner_stats\": ";
-    append_canonical_without(out, *miner_stats, {});  // as append_canonical writes an object
+    // As append_canonical writes an object.
+    append_canonical_without(m.key("miner_stats"), *miner_stats, {});
   }
-  out += ", \"prediction_id\": ";
-  append_python_string(out, prediction_id);
-  out += ", \"status\": ";
-  append_python_string(out, status);
-  out += ", \"timestamp\": ";
-  append_python_string(out, timestamp);
-  out.push_back('}');
+  m.text("prediction_id", prediction_id);
+  m.text("status", status);
+  m.text("timestamp", timestamp);
+  m.close();
 }
 
 json::value to_json(const team_game& g) {

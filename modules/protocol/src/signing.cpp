@@ -15,33 +15,24 @@ namespace {
 constexpr std::size_t signature_hex_chars = crypto::signature_size * 2;
 
 // Envelope keys in code point order: data, nonce, sender, [signature,] timestamp, type. The
-// caller has written `{"data": ` and the data's canonical text.
-void append_envelope_rest(std::string& out, std::string_view type, std::string_view sender,
+// caller has written the data's member.
+void append_envelope_rest(canonical_members& m, std::string_view type, std::string_view sender,
                           std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
-  out += ", \"nonce\": ";
-  append_python_string(out, nonce);
-  out += ", \"sender\": ";
-  append_python_string(out, sender);
-  if (!sig_hex.empty()) {
-    out += ", \"signature\": ";
-    append_python_string(out, sig_hex);
-  }
-  out += ", \"timestamp\": ";
-  append_python_string(out, ts);
-  out += ", \"type\": ";
-  append_python_string(out, type);
-  out.push_back('}');
+  m.text("nonce", nonce);
+  m.text("sender", sender);
+  if (!sig_hex.empty()) m.text("signature", sig_hex);
+  m.text("timestamp", ts);
+  m.text("type", type);
+  m.close();
 }
-
-constexpr std::string_view data_key = "{\"data\": ";
 
 std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
                           std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
   std::string out;
   out.reserve(1024);  // a prediction's text (about 700 bytes) without growing
-  out += data_key;
-  append_canonical(out, data);
-  append_envelope_rest(out, type, sender, ts, nonce, sig_hex);
+  canonical_members m(out);
+  append_canonical(m.key("data"), data);
+  append_envelope_rest(m, type, sender, ts, nonce, sig_hex);
   return out;
 }
 
@@ -87,14 +78,17 @@ std::string sign_envelope_text(const crypto::hotkey& signer, std::string_view ty
   digits.clear();
   crypto::append_hex(digits, r);
   const std::size_t nonce_size = digits.size();
-  text.assign(data_key).append(data_text);
-  append_envelope_rest(text, type, signer.ss58, ts, digits, {});
+  text.clear();
+  canonical_members signed_members(text);
+  signed_members.key("data").append(data_text);
+  append_envelope_rest(signed_members, type, signer.ss58, ts, digits, {});
   crypto::append_hex(digits, signer.keypair.sign(crypto::as_bytes(text)));
   const std::string_view hex = digits;
   std::string out;
   out.reserve(text.size() + hex.size() + 20);
-  out.assign(data_key).append(data_text);
-  append_envelope_rest(out, type, signer.ss58, ts, hex.substr(0, nonce_size),
+  canonical_members members(out);
+  members.key("data").append(data_text);
+  append_envelope_rest(members, type, signer.ss58, ts, hex.substr(0, nonce_size),
                        hex.substr(nonce_size));
   return out;
 }

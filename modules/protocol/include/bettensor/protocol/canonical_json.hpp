@@ -3,6 +3,7 @@
 
 #include <boost/json/fwd.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,6 +24,26 @@ void append_canonical_without(std::string& out, const boost::json::object& o,
 
 /// Python repr() of a double ("1.0", "1e+16", "1e-05", "0.0001", "-0.0", "Infinity").
 void append_python_float(std::string& out, double d);
+
+/// Writes an object member by member in the order of the calls, which must be code point order
+/// (the order append_canonical sorts keys into): the same text, without building the object.
+class canonical_members {
+ public:
+  explicit canonical_members(std::string& out) : out_(out) {}
+  /// Writes `{"k": ` for the first key, `, "k": ` after; the caller appends the value to the
+  /// string returned.
+  std::string& key(std::string_view k);
+  void text(std::string_view k, std::string_view v);
+  void optional_text(std::string_view k, const std::optional<std::string>& v);
+  void number(std::string_view k, double v);
+  void optional_number(std::string_view k, const std::optional<double>& v);
+  /// Writes the closing `}`.
+  void close() { out_.push_back('}'); }
+
+ private:
+  std::string& out_;
+  bool first_ = true;
+};
 
 /// A JSON string literal as Python writes it with ensure_ascii=True (input is UTF-8; an
 /// invalid sequence is written as U+FFFD, since Python strings cannot hold one).
