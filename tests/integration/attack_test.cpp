@@ -17,7 +17,12 @@
 namespace bettensor::test {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)  // clang's spelling
+#define BETTENSOR_UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(BETTENSOR_UNDER_ASAN)
 // Under AddressSanitizer the validator's shadow memory and quarantine would be counted: the
 // attacks run, the memory bound is only printed.
 constexpr bool memory_bounded = false;
