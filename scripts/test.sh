@@ -51,9 +51,12 @@ ctest --test-dir build/test --output-on-failure -R '^(ValidatorTest|AdminTest|Li
   --repeat until-fail:3
 
 # Sanitizer builds keep line tables only (-g1): symbolized stack traces at a fraction of the
-# compile time of full debug information.
-step "build under ASan + UBSan (Debug)"
-cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
+# compile time of full debug information. The ASan build uses clang (installed for the fuzzers):
+# at -O0 with the sanitizers it compiles this code in about 60 % of GCC's time
+# (transport/src/ws_channel.cpp: 48 against 78 s); the Release and TSan builds stay with GCC, the
+# compiler the project ships with (under TSan at -O1 clang is no faster).
+step "build under ASan + UBSan (Debug, clang)"
+CC=clang CXX=clang++ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O0 -g1" \
   -DBETTENSOR_SANITIZE=ON -DBETTENSOR_WERROR=ON -DBETTENSOR_BUILD_BENCH=OFF \
   -DBETTENSOR_BUILD_LOADGEN=OFF >/dev/null
 cmake --build build/asan -j "$jobs"
