@@ -211,9 +211,13 @@ net::awaitable<void> http_listener::impl::serve([[maybe_unused]] std::shared_ptr
         break;
       }
       if (client != remote.address()) remote_text.insert(0, client.to_string() + " via ");
+      auto ex = tcp_layer.get_executor();
       auto channel = make_ws_channel(std::move(stream), upgrade->settings);
-      buffer = beast::flat_buffer();  // a client sends nothing more before the 101 answer
-      co_await upgrade->run(std::move(channel), std::move(req), std::move(remote_text));
+      // The session runs as a coroutine of its own and this one ends: a WebSocket connection,
+      // idle for most of its life, keeps neither this frame (the HTTP parser, buffer and stream
+      // slot) nor the connection's first one. (A client sends nothing before the 101 answer.)
+      net::co_spawn(ex, upgrade->run(std::move(channel), std::move(req), std::move(remote_text)),
+                    [](const std::exception_ptr& e) { log_failure("connection", e); });
       co_return;
     }
     http_response reply = co_await route(req, client, tcp_layer.get_executor());
