@@ -184,7 +184,7 @@ net::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self, http_requ
   auto ex = ws.executor();
   net::co_spawn(ex, write_loop(self),
                 [](const std::exception_ptr& e) { log_failure("writer", e); });
-  net::co_spawn(ex, watch(self), [](const std::exception_ptr& e) { log_failure("watchdog", e); });
+  watch(self);
   if (!self->membership_) {
     spdlog::warn("Refused connection from {}: max connections reached", self->remote_);
     self->request_close(protocol::close_reason::full);
@@ -443,30 +443,33 @@ void ws_session::refuse_frame(const std::string& message) {
 }
 
 // Ends a connection that does not authenticate in time, goes silent for connection_timeout, or
-// does not finish a requested close within close_grace: the policy says which.
-net::awaitable<void> ws_session::watch(std::shared_ptr<ws_session> self) {
+// does not finish a requested close within close_grace: the policy says which. Runs on the
+// strand, at each deadline and whenever the timer is cancelled to re-evaluate early.
+void ws_session::watch(std::shared_ptr<ws_session> self) {
   const auto& cfg = self->shared_->cfg;
   for (;;) {
-    if (self->dead_) co_return;
+    if (self->dead_) return;
     const auto action = self->policy_.on_deadline(steady::now());
     if (action.what == session_action::kind::abort) {
-      self->ws_->tcp().socket().close();
-      co_return;
+      beast::error_code ignored;
+      self->ws_->tcp().socket().close(ignored);
+      return;
     }
-    if (action.what == session_action::kind::close) {
-      if (action.reason == protocol::close_reason::auth_timeout) {
-        spdlog::info("Closing {}: no authentication within {}s", self->remote_,
-                     cfg.handshake_timeout.count());
-        metrics::at(self->shared_->m->auth_failures, metrics::auth_failure::timeout).Increment();
-      } else {
-        spdlog::info("Closing miner {} (UID: {}): heartbeat timeout", self->hotkey_, self->uid_);
-      }
-      self->request_close(action.reason);
-      continue;
+    if (action.what != session_action::kind::close) break;
+    if (action.reason == protocol::close_reason::auth_timeout) {
+      spdlog::info("Closing {}: no authentication within {}s", self->remote_,
+                   cfg.handshake_timeout.count());
+      metrics::at(self->shared_->m->auth_failures, metrics::auth_failure::timeout).Increment();
+    } else {
+      spdlog::info("Closing miner {} (UID: {}): heartbeat timeout", self->hotkey_, self->uid_);
     }
-    self->watchdog_.expires_at(self->policy_.next_deadline());
-    co_await self->watchdog_.async_wait(use_nothrow);  // cancelled to re-evaluate early
+    self->request_close(action.reason);
   }
+  auto& timer = self->watchdog_;
+  timer.expires_at(self->policy_.next_deadline());
+  timer.async_wait([self = std::move(self)](beast::error_code /*expired or cancelled*/) mutable {
+    watch(std::move(self));
+  });
 }
 
 }  // namespace bettensor::transport::detail

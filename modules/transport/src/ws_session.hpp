@@ -82,7 +82,8 @@ class ws_session final : public peer_connection, public std::enable_shared_from_
  private:
   net::awaitable<void> read_loop();
   static net::awaitable<void> write_loop(std::shared_ptr<ws_session> self);
-  static net::awaitable<void> watch(std::shared_ptr<ws_session> self);
+  // The watchdog: a timer and its handler (no coroutine frame of its own per connection).
+  static void watch(std::shared_ptr<ws_session> self);
 
   void enqueue(frame_ptr frame);
   void request_close(protocol::close_reason why, std::string text = {});
