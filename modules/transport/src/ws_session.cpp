@@ -444,7 +444,8 @@ void ws_session::refuse_frame(const std::string& message) {
 
 // Ends a connection that does not authenticate in time, goes silent for connection_timeout, or
 // does not finish a requested close within close_grace: the policy says which. Runs on the
-// strand, at each deadline and whenever the timer is cancelled to re-evaluate early.
+// strand, at each deadline and whenever the timer is cancelled to re-evaluate early. A handler
+// rather than a coroutine: an idle connection then holds no frame and no spawned thread for it.
 void ws_session::watch(std::shared_ptr<ws_session> self) {
   const auto& cfg = self->shared_->cfg;
   for (;;) {
@@ -468,7 +469,11 @@ void ws_session::watch(std::shared_ptr<ws_session> self) {
   auto& timer = self->watchdog_;
   timer.expires_at(self->policy_.next_deadline());
   timer.async_wait([self = std::move(self)](beast::error_code /*expired or cancelled*/) mutable {
-    watch(std::move(self));
+    try {
+      watch(std::move(self));
+    } catch (...) {  // a bug: logged, as a coroutine's spawn handler would, not out of run()
+      log_failure("watchdog", std::current_exception());
+    }
   });
 }
 
