@@ -115,7 +115,7 @@ std::string pg_number(double v) {
   return {buf, ec == std::errc() ? end : buf};
 }
 
-std::string pg_text_array(const std::vector<std::string>& items) {
+std::string pg_text_array(std::span<const std::string_view> items) {
   std::string out = "{";
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i != 0) out += ',';

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,6 @@ class pg_connection {
 /// A double as PostgreSQL reads it back exactly (shortest round-trip text).
 std::string pg_number(double v);
 /// A text[] literal of `items`.
-std::string pg_text_array(const std::vector<std::string>& items);
+std::string pg_text_array(std::span<const std::string_view> items);
 
 }  // namespace bettensor::storage::detail

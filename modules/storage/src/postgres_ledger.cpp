@@ -142,7 +142,7 @@ postgres_ledger::postgres_ledger(const db_url& url) : impl_(std::make_unique<imp
 
 postgres_ledger::~postgres_ledger() = default;
 
-void postgres_ledger::begin_batch(const std::vector<std::string>& hotkeys) {
+void postgres_ledger::begin_batch(std::span<const std::string_view> hotkeys) {
   impl_->begin();
   if (hotkeys.empty()) return;
   const std::string array = detail::pg_text_array(hotkeys);

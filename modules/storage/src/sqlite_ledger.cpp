@@ -320,7 +320,7 @@ sqlite_ledger::sqlite_ledger(const std::filesystem::path& path, layout l)
 
 sqlite_ledger::~sqlite_ledger() = default;
 
-void sqlite_ledger::begin_batch(const std::vector<std::string>& /*hotkeys*/) {
+void sqlite_ledger::begin_batch(std::span<const std::string_view> /*hotkeys*/) {
   impl_->guarded([&] { impl_->begin(); });
 }
 

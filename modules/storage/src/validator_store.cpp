@@ -1,14 +1,15 @@
 #include "bettensor/storage/validator_store.hpp"
 
+#include <boost/circular_buffer.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <future>
 #include <mutex>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <variant>
 
@@ -59,12 +60,16 @@ struct validator_store::impl {
             queue.pop_front();
           }
         }
+        // A backlog's worth of slots is given back once it has drained.
+        if (queue.empty() && queue.capacity() > max_idle_queue_slots) {
+          queue.set_capacity(initial_queue_slots);
+        }
         in_flight = true;
       }
       if (next_task) {
         (*next_task)(*ledger);
       } else {
-        const std::vector<verdict> verdicts = commit(batch);
+        commit(batch);
         for (std::size_t i = 0; i < batch.size(); ++i) batch[i].done(verdicts[i]);
         batch.clear();
       }
@@ -79,19 +84,20 @@ struct validator_store::impl {
   // Decides a batch in order and records it in one transaction. A conflict with another
   // instance decides it again at once; an unavailable database is waited for (with backoff, up
   // to opts.retry_for); on any other failure, or when the wait is over, nothing of the batch is
-  // kept and every request gets the storage failure verdict.
-  std::vector<verdict> commit(std::vector<request>& batch) {
+  // kept and every request gets the storage failure verdict. The verdicts are left in
+  // `verdicts`, in the batch's order.
+  void commit(std::vector<request>& batch) {
     using clock = std::chrono::steady_clock;
     std::optional<clock::time_point> down_since;
     auto backoff = opts.retry_base;
     for (int conflicts = 0;;) {
       try {
-        auto out = try_commit(batch);
+        try_commit(batch);
         // The first commit after the database was unavailable (in this batch or an earlier
         // one that gave up waiting) reports it back.
         if (database_down && on_retry) on_retry(std::nullopt, {});
         database_down = false;
-        return out;
+        return;
       } catch (const storage_conflict& e) {
         ledger->discard();
         if (on_retry) on_retry(retry_reason::conflict, e.what());
@@ -117,61 +123,59 @@ struct validator_store::impl {
   // A batch the database refused for a reason other than availability: each prediction is tried
   // alone, so one the database cannot take (a NUL byte PostgreSQL refuses) is refused alone and
   // the others of its batch are still decided.
-  std::vector<verdict> one_by_one(std::vector<request>& batch) {
+  void one_by_one(std::vector<request>& batch) {
     std::vector<verdict> out;
     out.reserve(batch.size());
     for (auto& r : batch) {
       std::vector<request> single;
       single.push_back(std::move(r));
-      out.push_back(commit(single).front());
+      commit(single);
+      out.push_back(std::move(verdicts.front()));
       r = std::move(single.front());
     }
-    return out;
+    verdicts = std::move(out);
   }
 
-  std::vector<verdict> try_commit(const std::vector<request>& batch) {
+  void try_commit(const std::vector<request>& batch) {
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<verdict> out;
-    out.reserve(batch.size());
-    std::vector<std::string> hotkeys;
-    hotkeys.reserve(batch.size());
-    for (const auto& r : batch) hotkeys.push_back(r.miner.hotkey);
+    verdicts.clear();
+    hotkeys.clear();
+    for (const auto& r : batch) hotkeys.emplace_back(r.miner.hotkey);
     std::sort(hotkeys.begin(), hotkeys.end());
     hotkeys.erase(std::unique(hotkeys.begin(), hotkeys.end()), hotkeys.end());
     ledger->begin_batch(hotkeys);
-    std::vector<ledger_entry> entries;
-    entries.reserve(batch.size());
-    batch_state seen(batch.size());
-    for (const auto& r : batch) out.push_back(decide(r, entries, seen));
-    attach_miner_stats(batch, out);
+    entries.clear();
+    seen.clear();
+    for (const auto& r : batch) verdicts.push_back(decide(r));
+    attach_miner_stats(batch);
     ledger->record(entries);
     batches.fetch_add(1, std::memory_order_relaxed);
     if (on_commit) {
       on_commit(batch.size(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    return out;
   }
 
   // The scoring database's row of each miner, read once per uid in the batch's transaction.
-  void attach_miner_stats(const std::vector<request>& batch, std::vector<verdict>& out) {
-    std::unordered_map<std::int64_t, std::optional<boost::json::object>> stats;
+  void attach_miner_stats(const std::vector<request>& batch) {
+    stats.clear();
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const auto uid = batch[i].miner.uid;
       if (!uid) continue;
       auto it = stats.find(*uid);
       if (it == stats.end()) it = stats.emplace(*uid, ledger->miner_stats(*uid)).first;
-      if (it->second) out[i].miner_stats = it->second;
+      if (it->second) verdicts[i].miner_stats = it->second;
     }
   }
 
-  static std::vector<verdict> refuse_all(const std::vector<request>& batch, const char* why) {
+  void refuse_all(const std::vector<request>& batch, const char* why) {
     std::fprintf(stderr, "storage: batch of %zu predictions not stored: %s\n", batch.size(), why);
-    return {batch.size(), verdict::refused(protocol::rejection::storage_failure)};
+    verdicts.assign(batch.size(), verdict::refused(protocol::rejection::storage_failure));
   }
 
   // What a batch already decided: an id seen twice, and the wagers it accepted per hotkey and
-  // day. The keys view the batch's requests, which outlive it.
+  // day. The keys view the batch's requests, which outlive it. Open addressing: cleared for
+  // each batch without giving back its capacity.
   struct batch_state {
     using miner_day = std::pair<std::string_view, std::int64_t>;  // hotkey, days since 1970
     struct miner_day_hash {
@@ -179,18 +183,18 @@ struct validator_store::impl {
         return std::hash<std::string_view>()(k.first) ^ (std::hash<std::int64_t>()(k.second) * 31U);
       }
     };
-    explicit batch_state(std::size_t n) {
-      decided.reserve(n);
-      added.reserve(n);
+    void clear() {
+      decided.clear();
+      added.clear();
     }
-    std::unordered_map<std::string_view, std::size_t> decided;    // prediction_id → its entry
-    std::unordered_map<miner_day, double, miner_day_hash> added;  // wagers accepted
+    boost::unordered_flat_map<std::string_view, std::size_t> decided;    // prediction_id → entry
+    boost::unordered_flat_map<miner_day, double, miner_day_hash> added;  // wagers accepted
   };
 
   // The pipeline's order: a known id gets its original verdict; otherwise the rules, then the
   // daily limit over what is stored plus what this batch accepted.
   // The entry refers to the request, which stays as it is: a batch may be decided more than once.
-  verdict decide(const request& r, std::vector<ledger_entry>& entries, batch_state& seen) {
+  verdict decide(const request& r) {
     const auto& p = r.prediction;
     if (const auto it = seen.decided.find(p.prediction_id); it != seen.decided.end()) {
       verdict v = entries[it->second].decision;
@@ -221,6 +225,7 @@ struct validator_store::impl {
   void push(job j) {
     {
       std::lock_guard lock(mutex);
+      if (queue.full()) queue.set_capacity(std::max(initial_queue_slots, 2 * queue.capacity()));
       queue.push_back(std::move(j));
     }
     wake.notify_one();
@@ -253,11 +258,23 @@ struct validator_store::impl {
   retry_observer on_retry;
   static constexpr int max_conflict_retries = 8;
   bool database_down = false;  // the storage thread's: unavailable since the last commit
+  // The storage thread's, kept from one batch to the next so that a batch allocates none of
+  // them once they have grown to the largest batch: its verdicts, its distinct hotkeys (views of
+  // its requests), its ledger entries, what it decided and the miners' statistics it read.
+  std::vector<verdict> verdicts;
+  std::vector<std::string_view> hotkeys;
+  std::vector<ledger_entry> entries;
+  batch_state seen;
+  boost::unordered_flat_map<std::int64_t, std::optional<boost::json::object>> stats;
 
   std::mutex mutex;  // guards queue, in_flight and stopping
   std::condition_variable wake;
   std::condition_variable idle;
-  std::deque<job> queue;
+  // A ring of slots that grows when full: a request is large, and std::deque allocates a node
+  // for each one that size.
+  static constexpr std::size_t initial_queue_slots = 64;
+  static constexpr std::size_t max_idle_queue_slots = 4096;
+  boost::circular_buffer<job> queue{initial_queue_slots};
   bool in_flight = false;
   bool stopping = false;
   std::atomic<std::size_t> batches{0};

@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bettensor/protocol/messages.hpp"
@@ -64,7 +66,7 @@ class prediction_ledger {
   /// Called before a batch's lookups with its distinct hotkeys, sorted. A database shared by
   /// several validator instances locks them until record() or discard(), so two instances never
   /// decide the same miner's daily limit at once; a private file does nothing.
-  virtual void begin_batch(const std::vector<std::string>& hotkeys) { (void)hotkeys; }
+  virtual void begin_batch(std::span<const std::string_view> hotkeys) { (void)hotkeys; }
   /// The scoring database's statistics of miner `uid`, when the backend has them.
   virtual std::optional<boost::json::object> miner_stats(std::int64_t uid) {
     (void)uid;

@@ -30,7 +30,7 @@ class postgres_ledger final : public prediction_ledger {
   double daily_total(const std::string& hotkey, const std::string& utc_day) override;
   void record(const std::vector<ledger_entry>& batch) override;
   void discard() noexcept override;
-  void begin_batch(const std::vector<std::string>& hotkeys) override;
+  void begin_batch(std::span<const std::string_view> hotkeys) override;
   void replace_games(const std::vector<protocol::team_game>& games) override;
   std::vector<protocol::team_game> load_games() override;
   std::size_t accepted_count() override;

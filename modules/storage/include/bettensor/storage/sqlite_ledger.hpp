@@ -32,7 +32,7 @@ class sqlite_ledger final : public prediction_ledger {
   double daily_total(const std::string& hotkey, const std::string& utc_day) override;
   void record(const std::vector<ledger_entry>& batch) override;
   void discard() noexcept override;
-  void begin_batch(const std::vector<std::string>& hotkeys) override;
+  void begin_batch(std::span<const std::string_view> hotkeys) override;
   std::optional<boost::json::object> miner_stats(std::int64_t uid) override;
   void replace_games(const std::vector<protocol::team_game>& games) override;
   std::vector<protocol::team_game> load_games() override;
