@@ -135,6 +135,13 @@ std::string stats_text(const SQLite::Column& c) {
   return c.getString();
 }
 
+// Makes a kept statement ready for its next run. sqlite3_reset returns the error of the
+// statement's last failed step, which was thrown when it happened; reset() would throw it again
+// and fail the next batch with the previous one's error.
+void ready(SQLite::Statement& q) noexcept {
+  (void)q.tryReset();
+}
+
 template <class T>
 void bind_optional(SQLite::Statement& q, int index, const std::optional<T>& v) {
   if (v) {
@@ -224,7 +231,7 @@ struct sqlite_ledger::impl {
   void write_theirs(const ledger_entry& e) {
     const auto& p = e.prediction;
     auto& q = *theirs_insert;
-    q.reset();
+    ready(q);
     q.bind(1, p.prediction_id);
     if (const auto id = to_integer(p.game_id)) {
       q.bind(2, *id);
@@ -328,7 +335,7 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
   return impl_->guarded([&]() -> std::optional<verdict> {
     impl_->begin();
     auto& q = impl_->find_verdict;
-    q.reset();
+    ready(q);
     q.bindNoCopy(1, prediction_id);  // cleared below: no pointer to the caller's text is kept
     // Each statement is reset once read: one left on a row would hold a read snapshot open
     // after the commit, and with another process writing the file the next BEGIN IMMEDIATE
@@ -348,7 +355,7 @@ std::optional<verdict> sqlite_ledger::find_verdict(const std::string& prediction
     // A prediction the neuron already holds (it came another way): stored, so accepted.
     if (impl_->theirs_find) {
       auto& t = *impl_->theirs_find;
-      t.reset();
+      ready(t);
       t.bind(1, prediction_id);
       const bool held = t.executeStep();
       t.reset();
@@ -362,7 +369,7 @@ double sqlite_ledger::daily_total(const std::string& hotkey, const std::string& 
   return impl_->guarded([&] {
     impl_->begin();
     auto& q = impl_->find_total;
-    q.reset();
+    ready(q);
     q.bindNoCopy(1, hotkey);
     q.bindNoCopy(2, day);
     const double total = q.executeStep() ? q.getColumn(0).getDouble() : 0.0;
@@ -387,7 +394,7 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
       auto& data = impl_->stored_text;
       data.clear();
       protocol::append_canonical(data, p);
-      insert.reset();
+      ready(insert);
       insert.bindNoCopy(1, p.prediction_id);
       insert.bindNoCopy(2, e.hotkey);
       insert.bindNoCopy(3, p.miner_uid);
@@ -400,7 +407,7 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
       insert.bindNoCopy(10, data);
       insert.exec();
       if (e.decision.accepted()) {
-        add.reset();
+        ready(add);
         add.bindNoCopy(1, e.hotkey);
         add.bindNoCopy(2, e.utc_day);
         add.bind(3, p.wager);

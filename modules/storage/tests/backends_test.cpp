@@ -212,6 +212,36 @@ TEST_P(BackendTest, ConcurrentSubmissionsAllGetTheirVerdict) {
   EXPECT_EQ(s.accepted_count(), 400u);
 }
 
+// The SQLite files, ours and the neuron's: a row SQLite refuses (here a trigger added by another
+// connection) fails its batch, and each prediction is then tried alone. The failed insert must
+// not fail the next prediction's: its error was reported once, with the batch.
+class SqliteFileTest : public BackendTest {};
+
+TEST_P(SqliteFileTest, ARowSqliteRefusesIsRefusedAloneNotItsBatch) {
+  validator_store s(opts(url_));
+  const char* table = GetParam() == backend::sqlite ? "predictions" : "channel_verdicts";
+  sqlite_exec(url_.path, std::string("CREATE TRIGGER refuse_bad BEFORE INSERT ON ") + table +
+                             " WHEN NEW.prediction_id = 'bad' BEGIN SELECT RAISE(ABORT, "
+                             "'refused by a trigger'); END;");
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  // Hold the storage thread so the next three share one batch.
+  s.submit("gate", prediction("gate", 1), protocol::now_utc(), {},
+           [open](verdict) { open.wait(); });
+  std::vector<std::promise<verdict>> out(3);
+  const std::vector<std::string> ids = {"ok-1", "bad", "ok-2"};
+  for (int i = 0; i < 3; ++i) {
+    s.submit("alice", prediction(ids[i], 1), protocol::now_utc(), {},
+             [&out, i](verdict v) { out[i].set_value(v); });
+  }
+  gate.set_value();
+  EXPECT_TRUE(out[0].get_future().get().accepted());
+  EXPECT_EQ(out[1].get_future().get().rejected, protocol::rejection::storage_failure);
+  EXPECT_TRUE(out[2].get_future().get().accepted());
+  EXPECT_EQ(s.prediction_rows("bad"), 0u);
+  EXPECT_EQ(s.accepted_count(), 3u);  // the gate and both others
+}
+
 std::string name_of(const ::testing::TestParamInfo<backend>& info) {
   return std::string(label(info.param));
 }
@@ -220,6 +250,8 @@ INSTANTIATE_TEST_SUITE_P(Backends, BackendTest,
                          ::testing::Values(backend::sqlite, backend::bettensor,
                                            backend::postgresql),
                          name_of);
+INSTANTIATE_TEST_SUITE_P(Files, SqliteFileTest,
+                         ::testing::Values(backend::sqlite, backend::bettensor), name_of);
 
 // --- the Python validator's database ---------------------------------------------------------
 
