@@ -211,9 +211,31 @@ struct sqlite_ledger::impl {
 
   // A batch's lookups and writes run in one transaction that takes the write lock at once
   // (BEGIN IMMEDIATE): waiting for another writer happens in the busy handler, never as a
-  // failed upgrade of a read snapshot another process has moved past.
+  // failed upgrade of a read snapshot another process has moved past. BEGIN IMMEDIATE, COMMIT
+  // and ROLLBACK are statements prepared once: SQLite::Transaction would parse them again, and
+  // allocate for that, in every batch.
   void begin() {
-    if (!tx) tx.emplace(db, SQLite::TransactionBehavior::IMMEDIATE);
+    if (in_batch) return;
+    // Still open after a batch: its ROLLBACK failed. Nothing of that batch may be committed
+    // with this one, so it is undone first or this batch fails too.
+    if (sqlite3_get_autocommit(db.getHandle()) == 0) {
+      ready(rollback_tx);
+      rollback_tx.exec();
+    }
+    ready(begin_tx);
+    begin_tx.exec();
+    in_batch = true;
+  }
+  void commit() {
+    ready(commit_tx);
+    commit_tx.exec();
+    in_batch = false;
+  }
+  void rollback() noexcept {
+    in_batch = false;
+    if (sqlite3_get_autocommit(db.getHandle()) != 0) return;  // none open, or SQLite ended it
+    ready(rollback_tx);
+    (void)rollback_tx.tryExecuteStep();  // should it fail, the next begin() tries again
   }
 
   // Runs a step; SQLite's `database is locked` (busy timeout spent) becomes storage_unavailable,
@@ -313,7 +335,10 @@ struct sqlite_ledger::impl {
   std::optional<SQLite::Statement> theirs_insert;  // layout::bettensor
   std::optional<SQLite::Statement> theirs_find;
   bool has_miner_stats = false;
-  std::optional<SQLite::Transaction> tx;
+  SQLite::Statement begin_tx{db, "BEGIN IMMEDIATE"};
+  SQLite::Statement commit_tx{db, "COMMIT"};
+  SQLite::Statement rollback_tx{db, "ROLLBACK"};
+  bool in_batch = false;      // begin() opened a transaction that is not yet committed or undone
   std::string stored_text;    // record()'s buffers for each prediction's stored copy
   std::string received_text;  // and the time it was received
   // game_data as last read: the file's data_version then, and the set's canonical text.
@@ -417,13 +442,12 @@ void sqlite_ledger::record(const std::vector<ledger_entry>& batch) {
     }
     insert.clearBindings();  // no pointer to this batch's texts is kept
     add.clearBindings();
-    impl_->tx->commit();
-    impl_->tx.reset();
+    impl_->commit();
   });
 }
 
 void sqlite_ledger::discard() noexcept {
-  impl_->tx.reset();  // rolls back
+  impl_->rollback();
 }
 
 std::optional<boost::json::object> sqlite_ledger::miner_stats(std::int64_t uid) {
