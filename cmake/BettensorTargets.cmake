@@ -11,7 +11,10 @@ function(bettensor_target_defaults target)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
   if(BETTENSOR_BUILD_FUZZ AND NOT target STREQUAL "bettensor_transport")
-    target_compile_options(${target} PRIVATE ${BETTENSOR_FUZZ_FLAGS})
+    if(NOT DEFINED BETTENSOR_FUZZ_COVERED OR target IN_LIST BETTENSOR_FUZZ_COVERED
+       OR target MATCHES "_fuzz$")
+      target_compile_options(${target} PRIVATE ${BETTENSOR_FUZZ_FLAGS})
+    endif()
   endif()
 endfunction()
 
