@@ -145,22 +145,24 @@ void validator_service::impl::handle_prediction(const std::shared_ptr<peer_conne
   }
   std::string id = p->prediction_id;
   const auto t0 = std::chrono::steady_clock::now();
-  submit({peer->hotkey(), peer->uid()}, std::move(*p),
-         [self = shared_from_this(), peer, id, t0](const storage::verdict& v) {
-           metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
-               .Observe(seconds_since(t0));
-           self->count_verdict(v, metrics::channel::websocket);
-           self->record_verdict(peer, peer->hotkey(), peer->uid(), id, v,
-                                metrics::channel::websocket);
-           // Signed where the connection writes (an I/O thread, not the storage thread), in
-           // one hand-off.
-           peer->send_built([self, id, v] {
-             auto frame = self->confirmation_frame(id, v);
-             spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
-                          v.accepted() ? "success" : v.message, v.duplicate ? ", duplicate" : "");
-             return frame;
-           });
-         });
+  // The store runs `done` once: the id and the service move on into the confirmation's hand-off
+  // instead of being copied there.
+  submit(
+      {peer->hotkey(), peer->uid()}, std::move(*p),
+      [self = shared_from_this(), peer, id = std::move(id), t0](const storage::verdict& v) mutable {
+        metrics::at(self->m->handler_seconds, protocol::frame_kind::prediction)
+            .Observe(seconds_since(t0));
+        self->count_verdict(v, metrics::channel::websocket);
+        self->record_verdict(peer, peer->hotkey(), peer->uid(), id, v, metrics::channel::websocket);
+        // Signed where the connection writes (an I/O thread, not the storage thread), in
+        // one hand-off.
+        peer->send_built([self = std::move(self), id = std::move(id), v] {
+          auto frame = self->confirmation_frame(id, v);
+          spdlog::info("Sent confirmation for prediction {} via WebSocket ({}{})", id,
+                       v.accepted() ? "success" : v.message, v.duplicate ? ", duplicate" : "");
+          return frame;
+        });
+      });
 }
 
 }  // namespace bettensor::validator
