@@ -188,5 +188,6 @@ int run_stream(const settings& s);       // throughput and latency
 int run_connections(const settings& s);  // idle connections, memory, heartbeats
 int run_broadcast(const settings& s);    // time for a games change to reach every miner
 int run_http(const settings& s);         // predictions through POST /predictions
+int run_commit(const settings& s);       // bare SQLite commits: the disk's floor for latency
 
 }  // namespace bettensor::bench

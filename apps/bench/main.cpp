@@ -221,6 +221,7 @@ int run_mode(const settings& s) {
   if (s.mode == "connections") return run_connections(s);
   if (s.mode == "broadcast") return run_broadcast(s);
   if (s.mode == "http") return run_http(s);
+  if (s.mode == "commit") return run_commit(s);
   return run_stream(s);
 }
 
@@ -233,9 +234,11 @@ int main(int argc, char** argv) try {
       "throughput: C connections each keeping W predictions in flight; latency: a fixed offered "
       "rate, open loop, percentiles from the intended send time; connections: idle "
       "authenticated miners in --steps, server memory and heartbeats; broadcast: time for a "
-      "--games update to reach N miners, N in --steps; http: predictions via POST /predictions")(
-      "connections", po::value<int>()->default_value(50), "C: miner connections sending")(
-      "inflight", po::value<int>()->default_value(8), "W: predictions in flight per connection")(
+      "--games update to reach N miners, N in --steps; http: predictions via POST /predictions; "
+      "commit: bare SQLite commits at --rate in --db_dir, no validator (the disk's floor for "
+      "latency)")("connections", po::value<int>()->default_value(50),
+                  "C: miner connections sending")("inflight", po::value<int>()->default_value(8),
+                                                  "W: predictions in flight per connection")(
       "duration", po::value<double>()->default_value(10), "seconds measured")(
       "rate", po::value<double>()->default_value(2000), "latency: predictions/s offered in total")(
       "idle", po::value<int>()->default_value(0),
@@ -295,10 +298,10 @@ int main(int argc, char** argv) try {
   settings s;
   s.mode = vm["mode"].as<std::string>();
   if (s.mode != "throughput" && s.mode != "latency" && s.mode != "connections" &&
-      s.mode != "broadcast" && s.mode != "http")
+      s.mode != "broadcast" && s.mode != "http" && s.mode != "commit")
     throw cli::usage_error(
-        "--mode must be throughput, latency, connections, broadcast or http (got '" + s.mode +
-        "')");
+        "--mode must be throughput, latency, connections, broadcast, http or commit (got '" +
+        s.mode + "')");
   s.rate = vm["rate"].as<double>();
   if (!(s.rate > 0 && s.rate <= 1e6)) throw cli::usage_error("--rate must be between 0 and 1e6");
   s.connections = vm["connections"].as<int>();
@@ -388,11 +391,12 @@ int main(int argc, char** argv) try {
   s.json_out.reset();
   s.verify_sample = 1;
   int rc = 0;
-  for (const std::string mode : {"throughput", "latency", "connections", "broadcast", "http"}) {
+  for (const std::string mode :
+       {"throughput", "latency", "connections", "broadcast", "http", "commit"}) {
     settings q = s;
     q.mode = mode;
     q.connections = 5;
-    q.duration = mode == "latency" ? 1 : 2;
+    q.duration = mode == "latency" || mode == "commit" ? 1 : 2;
     q.rate = 500;
     q.idle = mode == "latency" ? 20 : 0;
     q.broadcast_every = 0.5;
