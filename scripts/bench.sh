@@ -23,6 +23,8 @@ build/release/bench/bettensor-microbench --benchmark_min_time=1
 for c in 10 50 200 1000; do
   "$bench" --mode=throughput --connections="$c" --duration=8 --json="$out/throughput-$c.json"
 done
+# What the disk alone allows the next run: bare SQLite commits at the same rate, no channel.
+"$bench" --mode=commit --rate=2000 --duration=10 --json="$out/commit-2000.json"
 "$bench" --mode=latency --rate=2000 --duration=10 --json="$out/latency-2000.json"
 "$bench" --mode=latency --rate=2000 --duration=10 --db_dir=/dev/shm \
   --json="$out/latency-2000-tmpfs.json"
