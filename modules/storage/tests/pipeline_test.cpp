@@ -172,6 +172,9 @@ TEST_F(PipelineTest, AsyncSubmitResumesOnTheCallersExecutor) {
   ASSERT_TRUE(bound);
   EXPECT_TRUE(bound->accepted());
   EXPECT_NE(got->duplicate, bound->duplicate);  // the same id: one of them came second
+  // ioc.run() can return while the storage thread is still inside its post to `ioc` (waking a
+  // thread after queuing the handler): wait until it is out before `ioc` is destroyed.
+  store_->flush();
 }
 
 TEST_F(PipelineTest, GamesAreReplacedInOrderWithPredictions) {
