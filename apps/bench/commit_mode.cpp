@@ -103,13 +103,8 @@ int run_commit(const settings& s) {
       "per\ntransaction, WAL, synchronous=FULL, as the validator's file, no channel; time of each "
       "commit)\n",
       s.rate, s.duration, dir.c_str());
-  std::printf("  %-32s %12zu\n", "commits", took.size());
-  for (const auto& [label, p] : {std::pair{"p50 ms", 50.0},
-                                 {"p90 ms", 90.0},
-                                 {"p99 ms", 99.0},
-                                 {"p99.9 ms", 99.9},
-                                 {"max ms", 100.0}})
-    std::printf("  %-32s %12s\n", label, figure(ms(p), 3).c_str());
+  row("commits", std::to_string(took.size()));
+  percentile_rows(took);
   write_json(s, boost::json::object{{"mode", "commit"},
                                     {"rate", s.rate},
                                     {"seconds", s.duration},

@@ -21,6 +21,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "bettensor/crypto/ss58.hpp"
 #include "bettensor/protocol/canonical_json.hpp"
@@ -147,6 +148,19 @@ double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(sorted.size() - 1));
   return sorted[i];
+}
+
+void row(const char* name, const std::string& value) {
+  std::printf("  %-32s %12s\n", name, value.c_str());
+}
+
+void percentile_rows(const std::vector<double>& sorted_seconds) {
+  for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
+                                {"p90 ms", 90.0},
+                                {"p99 ms", 99.0},
+                                {"p99.9 ms", 99.9},
+                                {"max ms", 100.0}})
+    row(name, figure(percentile(sorted_seconds, p) * 1e3, 3));
 }
 
 namespace {

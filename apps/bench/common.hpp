@@ -91,6 +91,10 @@ std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
 
 // Percentile of sorted values (p in 0..100).
 double percentile(const std::vector<double>& sorted, double p);
+// One row of a two-column table.
+void row(const char* name, const std::string& value);
+// The p50, p90, p99, p99.9 and max rows of sorted durations in seconds, printed in ms.
+void percentile_rows(const std::vector<double>& sorted_seconds);
 
 // The validator's identity, to check the signatures of its confirmations.
 struct validator_key {

@@ -184,11 +184,6 @@ storage_figures storage_between(const storage_counters& a, const storage_counter
   return f;
 }
 
-// One row of a two-column table.
-void row(const char* name, const std::string& value) {
-  std::printf("  %-32s %12s\n", name, value.c_str());
-}
-
 // The rows both tables end with: storage batching, the verified sample, the first rejection.
 void print_storage_and_sample(const storage_figures& storage, shared_state& st) {
   row("predictions per commit (mean)", figure(storage.predictions_per_commit, 1));
@@ -275,12 +270,7 @@ void print_latency(const settings& s, shared_state& st, const std::vector<double
   }
   row("offered", figure(s.rate * s.duration, 0));
   row("confirmed", std::to_string(l.size()));
-  for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
-                                {"p90 ms", 90.0},
-                                {"p99 ms", 99.0},
-                                {"p99.9 ms", 99.9},
-                                {"max ms", 100.0}})
-    row(name, figure(ms(p), 3));
+  percentile_rows(l);
   print_storage_and_sample(storage, st);
   write_json(s, json::object{{"mode", "latency"},
                              {"rate", s.rate},
