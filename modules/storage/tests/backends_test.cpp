@@ -134,6 +134,24 @@ class ledger_fixture {
     return f.get();
   }
 
+  // One prediction (wager 1) for each id, submitted while the storage thread is held so that
+  // they share one batch; their verdicts in order.
+  static std::vector<verdict> one_batch(validator_store& s, const std::vector<std::string>& ids) {
+    std::promise<void> gate;
+    std::shared_future<void> open = gate.get_future().share();
+    s.submit("gate", prediction("gate", 1), protocol::now_utc(), {},
+             [open](verdict) { open.wait(); });
+    std::vector<std::promise<verdict>> out(ids.size());
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      s.submit("alice", prediction(ids[i], 1), protocol::now_utc(), {},
+               [&out, i](verdict v) { out[i].set_value(v); });
+    }
+    gate.set_value();
+    std::vector<verdict> verdicts;
+    for (auto& o : out) verdicts.push_back(o.get_future().get());
+    return verdicts;
+  }
+
   [[nodiscard]] const fs::path& dir() const { return dir_; }
 
  private:
@@ -223,21 +241,10 @@ TEST_P(SqliteFileTest, ARowSqliteRefusesIsRefusedAloneNotItsBatch) {
   sqlite_exec(url_.path, std::string("CREATE TRIGGER refuse_bad BEFORE INSERT ON ") + table +
                              " WHEN NEW.prediction_id = 'bad' BEGIN SELECT RAISE(ABORT, "
                              "'refused by a trigger'); END;");
-  std::promise<void> gate;
-  std::shared_future<void> open = gate.get_future().share();
-  // Hold the storage thread so the next three share one batch.
-  s.submit("gate", prediction("gate", 1), protocol::now_utc(), {},
-           [open](verdict) { open.wait(); });
-  std::vector<std::promise<verdict>> out(3);
-  const std::vector<std::string> ids = {"ok-1", "bad", "ok-2"};
-  for (int i = 0; i < 3; ++i) {
-    s.submit("alice", prediction(ids[i], 1), protocol::now_utc(), {},
-             [&out, i](verdict v) { out[i].set_value(v); });
-  }
-  gate.set_value();
-  EXPECT_TRUE(out[0].get_future().get().accepted());
-  EXPECT_EQ(out[1].get_future().get().rejected, protocol::rejection::storage_failure);
-  EXPECT_TRUE(out[2].get_future().get().accepted());
+  const auto v = one_batch(s, {"ok-1", "bad", "ok-2"});
+  EXPECT_TRUE(v[0].accepted());
+  EXPECT_EQ(v[1].rejected, protocol::rejection::storage_failure);
+  EXPECT_TRUE(v[2].accepted());
   EXPECT_EQ(s.prediction_rows("bad"), 0u);
   EXPECT_EQ(s.accepted_count(), 3u);  // the gate and both others
 }
@@ -492,22 +499,11 @@ TEST_F(PostgresLedgerTest, AServerRestartedMidRunLosesNothingAndVerdictsWait) {
 
 TEST_F(PostgresLedgerTest, AnIdPostgresCannotHoldIsRefusedAloneNotItsBatch) {
   validator_store s(opts(make(backend::postgresql)));
-  std::promise<void> gate;
-  std::shared_future<void> open = gate.get_future().share();
-  // Hold the storage thread so the next three share one batch.
-  s.submit("gate", prediction("gate", 1), protocol::now_utc(), {},
-           [open](verdict) { open.wait(); });
-  std::vector<std::promise<verdict>> out(3);
   const std::string poisoned("bad\0id", 6);
-  const std::vector<std::string> ids = {"ok-1", poisoned, "ok-2"};
-  for (int i = 0; i < 3; ++i) {
-    s.submit("alice", prediction(ids[i], 1), protocol::now_utc(), {},
-             [&out, i](verdict v) { out[i].set_value(v); });
-  }
-  gate.set_value();
-  EXPECT_TRUE(out[0].get_future().get().accepted());
-  EXPECT_EQ(out[1].get_future().get().rejected, protocol::rejection::storage_failure);
-  EXPECT_TRUE(out[2].get_future().get().accepted());
+  const auto v = one_batch(s, {"ok-1", poisoned, "ok-2"});
+  EXPECT_TRUE(v[0].accepted());
+  EXPECT_EQ(v[1].rejected, protocol::rejection::storage_failure);
+  EXPECT_TRUE(v[2].accepted());
   EXPECT_EQ(s.prediction_rows("bad"), 0u);
 }
 
