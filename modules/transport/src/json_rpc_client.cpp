@@ -81,11 +81,16 @@ struct json_rpc_client::impl {
   }
 
   rpc_error fail(rpc_failure kind, std::string message) {
-    close();
+    drop();
     return {kind, to_string(cfg.url) + ": " + std::move(message)};
   }
 
   void close() {
+    ++closes;
+    drop();
+  }
+
+  void drop() {
     if (!ws) return;
     beast::error_code ignored;
     ws->tcp().socket().close(ignored);
@@ -117,16 +122,23 @@ struct json_rpc_client::impl {
       ws = make_ws_channel(std::move(stream), settings);
     }
     const std::string host = cfg.url.host + ":" + std::to_string(cfg.url.port);
-    auto [hec] = co_await ws->handshake(host, cfg.url.path);
+    const std::shared_ptr<ws_channel> channel = ws;  // alive should close() drop it meanwhile
+    auto [hec] = co_await channel->handshake(host, cfg.url.path);
     if (hec)
       co_return fail(rpc_failure::unreachable, "WebSocket handshake failed: " + hec.message());
     co_return std::nullopt;
   }
 
+  // After each wait, a close() made meanwhile (a stop, from the owner's strand) ends the call: the
+  // connection it waited on is gone, whatever the wait itself returned.
   net::awaitable<rpc_result<json::value>> call(std::string method, json::array params) {
+    const std::uint64_t epoch = closes;
     if (!ws) {
-      if (auto failed = co_await open()) co_return *failed;
+      auto failed = co_await open();
+      if (closes != epoch) co_return closed_under(method);
+      if (failed) co_return *failed;
     }
+    const std::shared_ptr<ws_channel> channel = ws;
     const std::uint64_t id = ++last_id;
     json::object request;
     request["jsonrpc"] = "2.0";
@@ -134,13 +146,15 @@ struct json_rpc_client::impl {
     request["method"] = method;
     request["params"] = std::move(params);
     const std::string text = json::serialize(request);
-    ws->tcp().expires_after(cfg.timeout);
-    auto [wec, written] = co_await ws->write(net::buffer(text));
+    channel->tcp().expires_after(cfg.timeout);
+    auto [wec, written] = co_await channel->write(net::buffer(text));
+    if (closes != epoch) co_return closed_under(method);
     if (wec) co_return failure_of(wec, "cannot send " + method);
     beast::flat_buffer buffer;
     for (;;) {
       buffer.clear();
-      auto [rec, n] = co_await ws->read(buffer);
+      auto [rec, n] = co_await channel->read(buffer);
+      if (closes != epoch) co_return closed_under(method);
       if (rec) co_return failure_of(rec, "no answer to " + method);
       boost::system::error_code pec;
       const auto answer = json::parse(beast::buffers_to_string(buffer.data()), pec);
@@ -158,13 +172,17 @@ struct json_rpc_client::impl {
                         (signed_number != nullptr && *signed_number >= 0 &&
                          static_cast<std::uint64_t>(*signed_number) == id);
       if (!same) continue;  // an answer to an earlier, abandoned call
-      ws->tcp().expires_never();
+      channel->tcp().expires_never();
       if (const auto* e = o->if_contains("error")) co_return error_of(method, *e);
       const auto* result = o->if_contains("result");
       if (result == nullptr)
         co_return fail(rpc_failure::malformed, method + ": the answer has no result");
       co_return *result;
     }
+  }
+
+  rpc_error closed_under(const std::string& method) {
+    return fail(rpc_failure::unreachable, method + ": the connection was closed while waiting");
   }
 
   rpc_error failure_of(const beast::error_code& ec, const std::string& what) {
@@ -191,8 +209,9 @@ struct json_rpc_client::impl {
   rpc_config cfg;
   std::optional<ssl::context> tls;
   ws_settings settings;
-  std::unique_ptr<ws_channel> ws;
+  std::shared_ptr<ws_channel> ws;
   std::uint64_t last_id = 0;
+  std::uint64_t closes = 0;  // close() calls so far
 };
 
 json_rpc_client::json_rpc_client(const net::any_io_executor& ex, rpc_config cfg)

@@ -70,7 +70,9 @@ class json_rpc_client {
   /// before the previous call completed.
   boost::asio::awaitable<rpc_result<boost::json::value>> call(std::string method,
                                                               boost::json::array params);
-  /// Closes the connection (the next call opens a new one).
+  /// Closes the connection (the next call opens a new one). A call under way ends with
+  /// rpc_failure::unreachable, even if its answer had already come. Call it from the executor
+  /// (or strand) the calls run on.
   void close();
 
  private:
