@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "bettensor/cli/options.hpp"
+#include "bettensor/storage/sqlite_memory.hpp"
 #include "bettensor/test/pg_cluster.hpp"
 #include "common.hpp"
 
@@ -295,6 +296,8 @@ int main(int argc, char** argv) try {
       flags);
   if (!vm_opt) return 0;
   const auto& vm = *vm_opt;
+  // As in the validator, so that --mode=commit times the commits it makes.
+  if (const auto why = storage::pool_sqlite_memory(); !why.empty()) std::cerr << why << "\n";
   settings s;
   s.mode = vm["mode"].as<std::string>();
   if (s.mode != "throughput" && s.mode != "latency" && s.mode != "connections" &&

@@ -18,6 +18,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/domain/metagraph.hpp"
 #include "bettensor/miner/miner_service.hpp"
+#include "bettensor/storage/sqlite_memory.hpp"
 #include "bettensor/storage/storage_error.hpp"
 #include "bettensor/transport/validator_link.hpp"
 
@@ -195,6 +196,7 @@ int main(int argc, char** argv) try {
                                                   "websocket_log_level",
                                                   vm["websocket_log_level"].as<std::string>())))
                         : log_level);
+  if (const auto why = storage::pool_sqlite_memory(); !why.empty()) spdlog::warn("{}", why);
 
   const crypto::wallet_location wallet{cli::expand_user(vm["wallet.path"].as<std::string>()),
                                        vm["wallet.name"].as<std::string>(),

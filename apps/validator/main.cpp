@@ -17,6 +17,7 @@
 #include "bettensor/crypto/wallet.hpp"
 #include "bettensor/domain/metagraph.hpp"
 #include "bettensor/domain/rules.hpp"
+#include "bettensor/storage/sqlite_memory.hpp"
 #include "bettensor/storage/validator_store.hpp"
 #include "bettensor/validator/validator_service.hpp"
 
@@ -225,6 +226,7 @@ int main(int argc, char** argv) try {
                         ? std::min(log_level, level("websocket.log_level",
                                                     vm["websocket.log_level"].as<std::string>()))
                         : log_level);
+  if (const auto why = storage::pool_sqlite_memory(); !why.empty()) spdlog::warn("{}", why);
 
   if (vm.count("db.url") != 0) {
     if (!vm["db.path"].defaulted())
