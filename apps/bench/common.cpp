@@ -154,13 +154,28 @@ void row(const char* name, const std::string& value) {
   std::printf("  %-32s %12s\n", name, value.c_str());
 }
 
+namespace {
+
+struct percentile_name {
+  const char* row;
+  const char* field;
+  double p;
+};
+constexpr std::array<percentile_name, 5> percentile_names{{{"p50 ms", "p50_ms", 50.0},
+                                                           {"p90 ms", "p90_ms", 90.0},
+                                                           {"p99 ms", "p99_ms", 99.0},
+                                                           {"p99.9 ms", "p999_ms", 99.9},
+                                                           {"max ms", "max_ms", 100.0}}};
+
+}  // namespace
+
 void percentile_rows(const std::vector<double>& sorted_seconds) {
-  for (const auto& [name, p] : {std::pair{"p50 ms", 50.0},
-                                {"p90 ms", 90.0},
-                                {"p99 ms", 99.0},
-                                {"p99.9 ms", 99.9},
-                                {"max ms", 100.0}})
-    row(name, figure(percentile(sorted_seconds, p) * 1e3, 3));
+  for (const auto& n : percentile_names)
+    row(n.row, figure(percentile(sorted_seconds, n.p) * 1e3, 3));
+}
+
+void add_percentiles(boost::json::object& o, const std::vector<double>& sorted_seconds) {
+  for (const auto& n : percentile_names) o[n.field] = percentile(sorted_seconds, n.p) * 1e3;
 }
 
 namespace {

@@ -95,6 +95,8 @@ double percentile(const std::vector<double>& sorted, double p);
 void row(const char* name, const std::string& value);
 // The p50, p90, p99, p99.9 and max rows of sorted durations in seconds, printed in ms.
 void percentile_rows(const std::vector<double>& sorted_seconds);
+// The same percentiles as the JSON fields p50_ms, p90_ms, p99_ms, p999_ms and max_ms of `o`.
+void add_percentiles(boost::json::object& o, const std::vector<double>& sorted_seconds);
 
 // The validator's identity, to check the signatures of its confirmations.
 struct validator_key {

@@ -255,7 +255,6 @@ void print_latency(const settings& s, shared_state& st, const std::vector<double
                    const storage_figures& storage) {
   auto& l = st.latencies;
   std::sort(l.begin(), l.end());
-  const auto ms = [&l](double p) { return percentile(l, p) * 1e3; };
   std::printf(
       "\nlatency: %.0f predictions/s offered open loop over %d connections for %.1f s (method: "
       "each\nprediction has an intended send time; latency = confirmation received - intended "
@@ -272,20 +271,17 @@ void print_latency(const settings& s, shared_state& st, const std::vector<double
   row("confirmed", std::to_string(l.size()));
   percentile_rows(l);
   print_storage_and_sample(storage, st);
-  write_json(s, json::object{{"mode", "latency"},
-                             {"rate", s.rate},
-                             {"connections", s.connections},
-                             {"idle", s.idle},
-                             {"broadcasts", broadcasts.size()},
-                             {"seconds", s.duration},
-                             {"confirmed", l.size()},
-                             {"p50_ms", ms(50)},
-                             {"p90_ms", ms(90)},
-                             {"p99_ms", ms(99)},
-                             {"p999_ms", ms(99.9)},
-                             {"max_ms", ms(100)},
-                             {"predictions_per_commit", storage.predictions_per_commit},
-                             {"commit_ms", storage.commit_ms}});
+  json::object result{{"mode", "latency"},
+                      {"rate", s.rate},
+                      {"connections", s.connections},
+                      {"idle", s.idle},
+                      {"broadcasts", broadcasts.size()},
+                      {"seconds", s.duration},
+                      {"confirmed", l.size()}};
+  add_percentiles(result, l);
+  result["predictions_per_commit"] = storage.predictions_per_commit;
+  result["commit_ms"] = storage.commit_ms;
+  write_json(s, result);
 }
 
 }  // namespace
