@@ -45,6 +45,9 @@ cat <&"$log" >"$work/validator.log" & # keep its log flowing
   --server_pid "$vpid" | tee "$work/with-pid.txt" || fail "--url --quick failed"
 grep -Eq "server CPU µs per prediction +[0-9]" "$work/with-pid.txt" ||
   fail "no server CPU figure with --server_pid"
+grep -Eq "p99 ms: sent late by +[0-9.]+$" "$work/with-pid.txt" &&
+  grep -Eq "p99 ms: round trip from the send +[0-9.]+$" "$work/with-pid.txt" ||
+  fail "no split of the latency into the send delay and the round trip"
 grep -Eq "^ +100 +[0-9.]+ +[0-9.]+ +[0-9.]+ +100 +0$" "$work/with-pid.txt" ||
   fail "no memory figure or lost heartbeats at 100 connections"
 
