@@ -29,6 +29,12 @@ class field_reader {
     return std::string(v->get_string());
   }
 
+  // string()'s checks without the copy.
+  void check_string(std::string_view key) {
+    const json::value* v = find(key);
+    if (v != nullptr && !v->is_string()) fail(key, "must be a string");
+  }
+
   std::optional<std::string> optional_string(std::string_view key) {
     const json::value* v = o_.if_contains(key);
     if (v == nullptr || v->is_null()) return std::nullopt;
@@ -164,17 +170,20 @@ result<envelope> parse_envelope(json::value&& v) {
   if (o == nullptr) return not_an_object("message");
   field_reader r(*o);
   std::string type = r.string("type");
-  std::string sender = r.string("sender");
+  r.check_string("sender");
   r.object("data");
-  std::string timestamp = r.string("timestamp");
-  std::string nonce = r.string("nonce");
-  std::string signature = r.string("signature");
+  r.check_string("timestamp");
+  r.check_string("nonce");
+  r.check_string("signature");
   if (!r.ok()) return r.take_error();
   if (type.empty()) return invalid_format("field 'type' must not be empty");
-  // Move-constructed, so the data stays in the memory it was parsed into (an assignment to a
-  // value of another memory resource would copy it).
-  return envelope{std::move(type),      std::move(sender), json::value(std::move(o->at("data"))),
-                  std::move(timestamp), std::move(nonce),  std::move(signature)};
+  // Move-constructed, so the texts and the data stay in the memory they were parsed into (an
+  // assignment to a value of another memory resource would copy them).
+  const auto text = [o](std::string_view key) -> json::string {
+    return std::move(o->at(key).get_string());
+  };
+  return envelope{std::move(type),   text("sender"), json::value(std::move(o->at("data"))),
+                  text("timestamp"), text("nonce"),  text("signature")};
 }
 
 result<team_game_prediction> parse_prediction(const json::value& v) {

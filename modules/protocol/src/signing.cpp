@@ -57,8 +57,12 @@ std::string envelope_signing_text(std::string_view type, std::string_view sender
 
 envelope sign_envelope(const crypto::hotkey& signer, std::string_view type, json::value data,
                        timestamp now) {
-  envelope e{std::string(type),     signer.ss58,  std::move(data),
-             format_timestamp(now), make_nonce(), {}};
+  envelope e{std::string(type),
+             json::string(signer.ss58),
+             std::move(data),
+             json::string(format_timestamp(now)),
+             json::string(make_nonce()),
+             {}};
   const std::string text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
   e.signature = crypto::to_hex(signer.keypair.sign(crypto::as_bytes(text)));
   return e;

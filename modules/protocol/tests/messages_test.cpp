@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <boost/json/monotonic_resource.hpp>
+
 #include <limits>
 #include <random>
 
@@ -223,6 +225,31 @@ TEST(Messages, EnvelopeFieldsMustBePresentAndTyped) {
   v.as_object()["data"] = "text";
   EXPECT_EQ(parse_envelope(std::move(v)).error().message,
             "Invalid message format: field 'data' must be an object");
+}
+
+TEST(Messages, AParsedEnvelopeKeepsItsTextsInTheMemoryItWasParsedInto) {
+  // Longer than a string's inline buffer, so a copy would have to allocate.
+  const std::string sender(48, 's');
+  const std::string nonce(32, 'n');
+  const std::string signature = "0x" + std::string(128, 'a');
+  const std::string timestamp = "2026-12-08T03:30:00.123456+00:00";
+  const std::string text = R"({"type": "prediction", "sender": ")" + sender +
+                           R"(", "data": {"k": "v"}, "timestamp": ")" + timestamp +
+                           R"(", "nonce": ")" + nonce + R"(", "signature": ")" + signature + "\"}";
+  const auto arena = json::make_shared_resource<json::monotonic_resource>();
+  auto doc = parse_json(text, {}, arena);
+  ASSERT_TRUE(doc) << doc.error().message;
+  const auto e = parse_envelope(std::move(*doc));
+  ASSERT_TRUE(e) << e.error().message;
+  EXPECT_EQ(e->type, "prediction");
+  EXPECT_EQ(e->sender, sender);
+  EXPECT_EQ(e->timestamp, timestamp);
+  EXPECT_EQ(e->nonce, nonce);
+  EXPECT_EQ(e->signature, signature);
+  EXPECT_EQ(e->data, (json::object{{"k", "v"}}));
+  for (const json::string* field : {&e->sender, &e->timestamp, &e->nonce, &e->signature})
+    EXPECT_EQ(field->storage().get(), arena.get()) << *field;
+  EXPECT_EQ(e->data.storage().get(), arena.get());
 }
 
 TEST(Refusal, IsTheUnsignedStatusAnswerAndNothingElse) {

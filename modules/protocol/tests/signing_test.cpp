@@ -102,9 +102,10 @@ TEST(Signing, EnvelopeFromDataTextIsTheSignedEnvelopeOfThatData) {
   EXPECT_EQ(opened->data, data);
   EXPECT_EQ(opened->timestamp, format_timestamp(at));
   EXPECT_EQ(opened->nonce.size(), 32U);
-  EXPECT_EQ(serialize(envelope{std::string(message_type::confirmation), signer.ss58, data,
-                               opened->timestamp, opened->nonce, opened->signature}),
-            wire);
+  EXPECT_EQ(
+      serialize(envelope{std::string(message_type::confirmation), boost::json::string(signer.ss58),
+                         data, opened->timestamp, opened->nonce, opened->signature}),
+      wire);
   // A second one has a fresh nonce.
   const std::string again =
       sign_envelope_text(signer, message_type::confirmation, to_canonical(data), at);

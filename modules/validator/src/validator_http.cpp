@@ -61,22 +61,23 @@ void validator_service::impl::http_prediction(const transport::http_request& req
   if (e->type != protocol::message_type::prediction) {
     return reply(json_error(400, "Invalid message format: expected a prediction"));
   }
-  const auto address = crypto::ss58_decode(e->sender);
+  std::string sender(e->sender);
+  const auto address = crypto::ss58_decode(sender);
   if (!address)
     return reply(json_error(400, "Invalid message format: field 'sender' is not an SS58 address"));
-  const auto decision = authorize(e->sender);
+  const auto decision = authorize(sender);
   if (!decision.accepted) return reply(json_error(403, decision.refusal.message));
-  std::string sender = e->sender;
-  const protocol::frame_expectations expect{e->sender, &address->key, protocol::now_utc(),
+  const protocol::frame_expectations expect{sender, &address->key, protocol::now_utc(),
                                             opts.server.timestamp_window, nonces.get()};
   if (auto ok = protocol::verify_envelope(*e, expect); !ok) {
-    spdlog::info("Invalid HTTP prediction from {}: {}", e->sender, ok.error().message);
+    spdlog::info("Invalid HTTP prediction from {}: {}", sender, ok.error().message);
     return reply(json_error(400, ok.error().message));
   }
   auto p = protocol::parse_prediction(e->data);
   if (!p) return reply(json_error(400, p.error().message));
   std::string id = p->prediction_id;
-  submit({e->sender, decision.uid}, std::move(*p),
+  // Not `sender`: it moves into the callback, and the order arguments are made in is unspecified.
+  submit({std::string(e->sender), decision.uid}, std::move(*p),
          [self = shared_from_this(), id, sender = std::move(sender), uid = decision.uid,
           reply = std::move(reply)](const storage::verdict& v) {
            self->count_verdict(v, metrics::channel::http);

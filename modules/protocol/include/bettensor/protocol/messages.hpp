@@ -2,6 +2,7 @@
 // Parsing never throws: a hostile value gives an error naming the field and the problem.
 #pragma once
 
+#include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
 #include <cstdint>
@@ -59,14 +60,15 @@ struct auth_message {
 };
 
 /// Every later frame: {"type", "sender", "data", "timestamp", "nonce", "signature"}, signed over
-/// the first five.
+/// the first five. A parsed envelope's fields stay in the memory its frame was parsed into (the
+/// four long texts are JSON strings for that reason: moved out of the document, not copied).
 struct envelope {
   std::string type;
-  std::string sender;
+  boost::json::string sender;
   boost::json::value data;
-  std::string timestamp;
-  std::string nonce;
-  std::string signature;
+  boost::json::string timestamp;
+  boost::json::string nonce;
+  boost::json::string signature;
 };
 
 /// TeamGamePrediction as Bettensor's protocol.py defines it (miner_uid is a string). Every member
