@@ -26,13 +26,19 @@ void append_envelope_rest(canonical_members& m, std::string_view type, std::stri
   m.close();
 }
 
+void append_envelope_text(std::string& out, std::string_view type, std::string_view sender,
+                          const json::value& data, std::string_view ts, std::string_view nonce,
+                          std::string_view sig_hex) {
+  canonical_members m(out);
+  append_canonical(m.key("data"), data);
+  append_envelope_rest(m, type, sender, ts, nonce, sig_hex);
+}
+
 std::string envelope_text(std::string_view type, std::string_view sender, const json::value& data,
                           std::string_view ts, std::string_view nonce, std::string_view sig_hex) {
   std::string out;
   out.reserve(1024);  // a prediction's text (about 700 bytes) without growing
-  canonical_members m(out);
-  append_canonical(m.key("data"), data);
-  append_envelope_rest(m, type, sender, ts, nonce, sig_hex);
+  append_envelope_text(out, type, sender, data, ts, nonce, sig_hex);
   return out;
 }
 
@@ -139,12 +145,13 @@ result<authenticated_peer> verify_auth_message(const json::value& frame, timesta
   return authenticated_peer{std::move(msg->hotkey), address->key, *ts};
 }
 
-result<signature_pending> check_unsigned(const envelope& e, const frame_expectations& expect) {
+result<void> check_unsigned(const envelope& e, const frame_expectations& expect,
+                            signature_pending& out) {
   if (e.sender != expect.sender) return frame_error(errc::sender_mismatch);
   const auto ts = parse_timestamp(e.timestamp);
   if (!ts) return invalid_format("field 'timestamp' must be an ISO-8601 timestamp");
-  signature_pending p{{}, {}, *ts};
-  if (!decode_signature(e.signature, p.sig)) {
+  out.time = *ts;
+  if (!decode_signature(e.signature, out.sig)) {
     return invalid_format("field 'signature' must be 128 hex digits");
   }
   if (!within_window(*ts, expect.now, expect.window)) return frame_error(errc::stale_timestamp);
@@ -153,7 +160,15 @@ result<signature_pending> check_unsigned(const envelope& e, const frame_expectat
       return fresh.error();
     }
   }
-  p.text = envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce);
+  out.text.clear();
+  append_envelope_text(out.text, e.type, e.sender, e.data, e.timestamp, e.nonce, {});
+  return {};
+}
+
+result<signature_pending> check_unsigned(const envelope& e, const frame_expectations& expect) {
+  signature_pending p;
+  p.text.reserve(1024);  // as envelope_text
+  if (auto checked = check_unsigned(e, expect, p); !checked) return checked.error();
   return p;
 }
 

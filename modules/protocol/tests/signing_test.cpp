@@ -149,6 +149,40 @@ TEST(Signing, EnvelopeChecksInSpecOrder) {
             "Invalid message format: field 'timestamp' must be an ISO-8601 timestamp");
 }
 
+// The form that writes over the caller's buffer gives what the returning form gives, and once
+// the buffer has a frame's size, the next frame's text goes into the same memory.
+TEST(Signing, CheckUnsignedIntoTheCallersBufferMatchesAndReusesIt) {
+  const auto signer = make_hotkey();
+  const auto now = now_utc();
+  const auto address = crypto::ss58_decode(signer.ss58);
+  ASSERT_TRUE(address);
+  replay_guard nonces;
+  const frame_expectations expect{signer.ss58, &address->key, now, 300s, &nonces};
+  signature_pending kept;
+  kept.text.reserve(4096);
+  const char* const memory = kept.text.data();
+  for (int i = 0; i < 3; ++i) {
+    const envelope e =
+        sign_envelope(signer, message_type::prediction,
+                      json::object{{"prediction_id", "p-" + std::to_string(i)}}, now);
+    const auto returned = check_unsigned(e, expect);
+    ASSERT_TRUE(returned) << returned.error().message;
+    ASSERT_TRUE(check_unsigned(e, expect, kept));
+    EXPECT_EQ(kept.text, returned->text);
+    EXPECT_EQ(kept.text, envelope_signing_text(e.type, e.sender, e.data, e.timestamp, e.nonce));
+    EXPECT_EQ(kept.sig, returned->sig);
+    EXPECT_EQ(kept.time, returned->time);
+    EXPECT_EQ(kept.text.data(), memory);
+  }
+  envelope stale = sign_envelope(signer, message_type::heartbeat, json::object(), now - 301s);
+  EXPECT_EQ(check_unsigned(stale, expect, kept).error().message,
+            check_unsigned(stale, expect).error().message);
+  envelope bad_sig = sign_envelope(signer, message_type::heartbeat, json::object(), now);
+  bad_sig.signature = "abc";
+  EXPECT_EQ(check_unsigned(bad_sig, expect, kept).error().message,
+            "Invalid message format: field 'signature' must be 128 hex digits");
+}
+
 TEST(Signing, AuthMessageRefusalsUseSpecTexts) {
   const auto signer = make_hotkey();
   const auto now = now_utc();

@@ -370,15 +370,18 @@ void ws_session::handle_pending() {
   std::array<crypto::signed_message, max_frame_batch> together{};
   std::array<std::size_t, max_frame_batch> owners{};
   std::size_t batched = 0;
+  // The texts the signatures cover are written into buffers kept by the thread, lent to the
+  // batch's frames until the signatures are verified: no allocation per frame for them.
+  thread_local std::array<std::string, max_frame_batch> text_buffers;
   for (std::size_t i = 0; i < n; ++i) {
     auto& f = batch_[i];
     if (!f.envelope) continue;
-    auto checked = protocol::check_unsigned(*f.envelope, expect);
+    std::swap(f.signed_text.text, text_buffers[i]);
+    auto checked = protocol::check_unsigned(*f.envelope, expect, f.signed_text);
     if (!checked) {
       f.refusal = std::move(checked.error().message);
       continue;
     }
-    f.signed_text = std::move(*checked);
     const auto text = crypto::as_bytes(f.signed_text.text);
     if (f.envelope->type != protocol::message_type::prediction) {
       f.verified = crypto::verify_bittensor(text, f.signed_text.sig, key_);
@@ -403,6 +406,9 @@ void ws_session::handle_pending() {
     m->verify_batch_signatures->Increment(static_cast<double>(batched));
     if (!held) m->verify_batches_failed->Increment();
     for (std::size_t j = 0; j < batched; ++j) batch_[owners[j]].verified = verdicts[j];
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (batch_[i].envelope) std::swap(batch_[i].signed_text.text, text_buffers[i]);  // lent back
   }
   if (timed) {
     const double t2 = metrics::thread_cpu_seconds();

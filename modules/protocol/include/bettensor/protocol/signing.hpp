@@ -80,6 +80,11 @@ struct signature_pending {
 
 /// verify_envelope up to the signature: sender, timestamp window, unused nonce.
 result<signature_pending> check_unsigned(const envelope& e, const frame_expectations& expect);
+/// The same into `out`, the text written over out.text's own buffer: a caller that keeps that
+/// buffer for its next frame allocates nothing for the text once it has grown to a frame's size.
+/// On an error `out` holds nothing of use.
+result<void> check_unsigned(const envelope& e, const frame_expectations& expect,
+                            signature_pending& out);
 
 /// verify_envelope after a good signature: records the nonce (refusing a racing duplicate).
 result<void> accept_signed(const envelope& e, const signature_pending& p,
