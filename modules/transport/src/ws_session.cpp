@@ -17,6 +17,29 @@ namespace bettensor::transport::detail {
 
 namespace {
 
+// The memory a batch's parsed frames share: a monotonic arena whose first block is inside it, so
+// that the arena and the memory of a batch of one or two frames are one allocation. A larger
+// batch goes on in blocks from the heap.
+class batch_arena final : public boost::json::memory_resource {
+ public:
+  batch_arena() = default;
+  batch_arena(const batch_arena&) = delete;
+  batch_arena& operator=(const batch_arena&) = delete;
+  ~batch_arena() override = default;
+
+ private:
+  void* do_allocate(std::size_t bytes, std::size_t align) override {
+    return values_.allocate(bytes, align);
+  }
+  void do_deallocate(void* /*p*/, std::size_t /*bytes*/, std::size_t /*align*/) override {}
+  [[nodiscard]] bool do_is_equal(const memory_resource& other) const noexcept override {
+    return this == &other;
+  }
+
+  alignas(std::max_align_t) std::array<unsigned char, 4096> first_block_{};
+  boost::json::monotonic_resource values_{first_block_.data(), first_block_.size()};
+};
+
 // A close reason is limited to 123 bytes by the protocol.
 std::string fit_reason(std::string reason) {
   if (reason.size() > 123) reason.resize(123);
@@ -344,12 +367,9 @@ void ws_session::handle_pending() {
   const bool timed = metrics::stage_sampled(metrics::stage::parse);
   const double t0 = timed ? metrics::thread_cpu_seconds() : 0;
   // The batch's parsed frames share one arena, released with the last value made from it (the
-  // handlers read the data and keep none): two allocations per batch instead of one per key and
-  // long string of every frame. Twice the text is about what the values take.
-  std::size_t text_bytes = 0;
-  for (std::size_t i = 0; i < n; ++i) text_bytes += buffers_[i].size();
-  const auto arena =
-      boost::json::make_shared_resource<boost::json::monotonic_resource>(2 * text_bytes + 256);
+  // handlers read the data and keep none): one allocation for a batch of a frame or two instead
+  // of one per key and long string of every frame.
+  const auto arena = boost::json::make_shared_resource<batch_arena>();
   for (std::size_t i = 0; i < n; ++i) {
     auto& f = batch_[i];
     f = {};
