@@ -36,7 +36,8 @@ class batch_arena final : public boost::json::memory_resource {
     return this == &other;
   }
 
-  alignas(std::max_align_t) std::array<unsigned char, 4096> first_block_{};
+  // Not zeroed: every byte handed out is written before it is read.
+  alignas(std::max_align_t) std::array<unsigned char, 4096> first_block_;
   boost::json::monotonic_resource values_{first_block_.data(), first_block_.size()};
 };
 
