@@ -169,6 +169,10 @@ constexpr std::array<percentile_name, 5> percentile_names{{{"p50 ms", "p50_ms", 
 
 }  // namespace
 
+double seconds_between(steady::time_point a, steady::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
 void percentile_rows(const std::vector<double>& sorted_seconds) {
   for (const auto& n : percentile_names)
     row(n.row, figure(percentile(sorted_seconds, n.p) * 1e3, 3));

@@ -91,6 +91,8 @@ std::string prediction_frame(const crypto::hotkey& miner, std::uint64_t n,
 
 // Percentile of sorted values (p in 0..100).
 double percentile(const std::vector<double>& sorted, double p);
+// b - a in seconds.
+double seconds_between(steady::time_point a, steady::time_point b);
 // One row of a two-column table.
 void row(const char* name, const std::string& value);
 // The p50, p90, p99, p99.9 and max rows of sorted durations in seconds, printed in ms.

@@ -33,10 +33,6 @@ class io_thread {
   std::thread thread_;
 };
 
-double seconds_between(steady::time_point a, steady::time_point b) {
-  return std::chrono::duration<double>(b - a).count();
-}
-
 // Why a step stopped before all its connections were authenticated.
 std::string stop_reason(const fleet& f) {
   return f.failed() > 0 ? f.first_failure() : "time ran out";

@@ -130,12 +130,9 @@ net::awaitable<void> miner(target to, const crypto::hotkey& key, const validator
       if (dash != std::string_view::npos) {
         const auto n = std::stoull(std::string(text.substr(dash + 1, end - dash - 1)));
         if (n < pace->intended.size()) {
-          const auto seconds = [](steady::duration d) {
-            return std::chrono::duration<double>(d).count();
-          };
-          st.latencies.push_back(seconds(now - pace->intended[n]));
-          st.send_delays.push_back(seconds(pace->sent[n] - pace->intended[n]));
-          st.round_trips.push_back(seconds(now - pace->sent[n]));
+          st.latencies.push_back(seconds_between(pace->intended[n], now));
+          st.send_delays.push_back(seconds_between(pace->intended[n], pace->sent[n]));
+          st.round_trips.push_back(seconds_between(pace->sent[n], now));
         }
       }
       if (st.done) break;
